@@ -113,3 +113,20 @@ class GateIO(Protocol):
     def on_input(self, callback: Callable[[InputChange], None]) -> None: ...
 
     def close(self) -> None: ...
+
+
+ReadCallback = Callable[[Read], None]
+
+
+class Reader(Protocol):
+    """A running reader: its reads go to the ``on_read`` callback it was built with.
+
+    ``start()`` claims the device and starts reading; ``close()`` stops and releases
+    it and is safe to call twice.
+    """
+
+    name: str
+
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...

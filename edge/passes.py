@@ -8,7 +8,7 @@ A pass is the text of a QR code::
 ``[kind, id, child, name, yyyymmdd, expires_unix, masked_phone]`` and ``mac`` the
 base64url of HMAC-SHA256 over ``KG1.<body>``, truncated to 128 bits. The MAC key is
 derived from the site key, so a pass can never be confused with a signed command.
-A typical pass is ~130 characters: a version 6 QR code at error level M.
+A typical pass is ~130 characters: a version 8 QR code (49×49 modules) at level M.
 
 The body is signed, not encrypted: anyone holding the pass can read the name on it,
 so only a masked phone number goes in, and the child is named by roster id only.
@@ -216,7 +216,7 @@ def _b64decode(text: str) -> bytes | None:
 # --- printable passes -------------------------------------------------------------------
 
 PDF_FONT_PT = 12
-PDF_MODULE_PT = 4.0  # a version 6 code is then 196 pt (69 mm) with its quiet zone
+PDF_MODULE_PT = 4.0  # a typical (version 8) code is then 228 pt (80 mm) with its quiet zone
 QUIET_MODULES = 4
 
 

@@ -12,7 +12,7 @@ from drivers.base import Read
 from drivers.qr import MAX_PAYLOAD, QrDebouncer, QrDecoder, QrScanner, payload_read
 from tests import frames
 
-# The shape of a real pass payload (edge/passes.py), 129 characters: a version 6 code.
+# The shape of a real pass payload (edge/passes.py), 129 characters: a version 8 code.
 PASS = (
     "KG1.WyJkIiwiUC0yMDI2MTEyNC0wMDEiLCJjMDAwMSIsIldhbmcgWGlhb21pbmciLDIwMjYxMTI0LDE3"
     "OTU1MDAwMDAsIioqKjU2NzgiXQ.AbCdEfGhIjKlMnOpQrStUv"

@@ -1,0 +1,310 @@
+"""`kindergate run`: the gate daemon. One asyncio loop owns the gate's state.
+
+Components start in a fixed order and stop in reverse: store, roster, hardware (lock
+created already locked), gate, readers, MQTT link, console. Threads (readers, gpiozero
+callbacks, paho) hand their input to the loop and never touch state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import stat
+from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
+from typing import Any, Protocol
+
+from drivers.base import GateIO, Input, InputChange, Read
+from drivers.health import BadReadLimiter, ReaderHealth
+from edge.clock import Clock, SystemClock
+from edge.config import Config
+from edge.events import Draft, EventType, Reason
+from edge.gate import Gate
+from edge.guard import GuardAction
+from edge.roster import Roster, roster_from_json
+from edge.roster_load import load_roster
+from edge.rules import Mode
+from edge.store import Store
+
+log = logging.getLogger(__name__)
+
+ROSTER_POLL_SECONDS = 2.0
+MAX_IDLE_SECONDS = 30.0
+
+
+class Component(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class Daemon:
+    def __init__(
+        self, cfg: Config, *, io: GateIO | None = None, clock: Clock | None = None
+    ) -> None:
+        self.cfg = cfg
+        self.clock = clock or SystemClock(cfg.site.tz)
+        self._io = io
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stopping = asyncio.Event()
+        self.components: list[tuple[str, Component]] = []
+        self.listeners: list[Callable[[list[dict[str, Any]]], None]] = []
+        self._readers: list[Any] = []
+        self._bad_reads: dict[str, BadReadLimiter] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self.reader_health: dict[str, ReaderHealth] = {}
+
+    # --- start and stop -------------------------------------------------------------
+
+    def open(self) -> None:
+        cfg = self.cfg
+        self.store = Store(cfg.store.path, site=cfg.site.id, gate=cfg.gate.id)
+        self.roster = self._load_roster()
+        mode = self._start_mode()
+        self.io = self._io or make_io(cfg)
+        self.gate = Gate(cfg, self.roster, self.io, self.clock, mode=mode)
+        self.gate.restore(self.store.events())
+        self.io.on_input(self._from_thread(self.on_input))
+
+    def _load_roster(self) -> Roster:
+        latest = self.store.roster_latest()
+        if latest is None:
+            roster = load_roster(self.cfg.roster.path)  # RosterError is the caller's to report
+            version, _ = self.store.roster_save(
+                roster.to_json(), roster.content_hash, str(self.cfg.roster.path)
+            )
+            return roster_from_json(roster.to_json(), version=version)
+        return roster_from_json(latest.data, version=latest.version)
+
+    def _start_mode(self) -> Mode:
+        stored = Mode(self.store.get_state("mode", "normal") or "normal")
+        if stored is Mode.EVACUATE and not self.cfg.gate.evacuation_survives_restart:
+            return Mode.NORMAL
+        return stored
+
+    async def run(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self.loop.add_signal_handler(sig, self.stopping.set)
+        self.record(
+            [
+                self.gate.draft(
+                    EventType.SYSTEM,
+                    Reason.STARTED,
+                    mode=str(self.gate.mode),
+                    detail={"roster_version": self.roster.version},
+                )
+            ]
+        )
+        self._start_readers()
+        self._start_extras()
+        self._schedule()
+        poll = asyncio.create_task(self._poll_roster())
+        try:
+            await self.stopping.wait()
+        finally:
+            poll.cancel()
+            with suppress(asyncio.CancelledError):
+                await poll
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        if self._timer:
+            self._timer.cancel()
+        for reader in reversed(self._readers):
+            with suppress(Exception):
+                reader.close()
+        self.record([self.gate.draft(EventType.SYSTEM, Reason.STOPPED, mode=str(self.gate.mode))])
+        for name, component in reversed(self.components):
+            try:
+                component.stop()
+            except Exception:
+                log.exception("stopping %s failed", name)
+        self.io.set_lock(False)  # the safe state: locked
+        self.io.close()
+        self.store.close()
+
+    def _start_extras(self) -> None:
+        """MQTT link and console, when configured."""
+        from edge.extras import start_extras
+
+        for name, component in start_extras(self):
+            component.start()
+            self.components.append((name, component))
+
+    # --- readers --------------------------------------------------------------------
+
+    def _start_readers(self) -> None:
+        from edge.readers import make_reader
+
+        for rc in self.cfg.reader:
+            reader = make_reader(
+                rc,
+                self.io,
+                on_read=self._from_thread(self.on_read),
+                on_health=self._from_thread(self.on_health),
+            )
+            reader.start()
+            self._readers.append(reader)
+
+    def _from_thread(self, fn: Callable[[Any], None]) -> Callable[[Any], None]:
+        def hand_over(value: Any) -> None:
+            loop = self.loop
+            if loop is None:
+                return
+            with suppress(RuntimeError):  # loop closed during shutdown
+                loop.call_soon_threadsafe(fn, value)
+
+        return hand_over
+
+    # --- inputs, on the loop ----------------------------------------------------------
+
+    def on_read(self, read: Read) -> None:
+        if read.credential is None:
+            limiter = self._bad_reads.setdefault(read.reader, BadReadLimiter())
+            now = self.clock.monotonic()
+            if not limiter.allow(now):
+                return
+            suppressed = limiter.take_suppressed() if hasattr(limiter, "take_suppressed") else 0
+            if suppressed:
+                self.record(
+                    [
+                        self.gate.draft(
+                            EventType.SYSTEM,
+                            Reason.BAD_READS_SUPPRESSED,
+                            reader=read.reader,
+                            detail={"count": suppressed},
+                        )
+                    ]
+                )
+        self.record(self.gate.scan(read))
+
+    def on_input(self, change: InputChange) -> None:
+        gate = self.gate
+        handlers: dict[Input, Callable[[], list[Draft]]] = {
+            Input.DOOR: lambda: gate.door_changed(change.active),
+            Input.EXIT_BUTTON: lambda: gate.exit_button() if change.active else [],
+            Input.FIRE_ALARM: lambda: gate.fire_alarm(change.active),
+            Input.TAMPER: lambda: [
+                gate.draft(EventType.ALARM, Reason.TAMPER, detail={"active": change.active})
+            ],
+        }
+        handler = handlers.get(change.input)
+        if handler is not None:
+            self.record(handler())
+
+    def on_health(self, health: ReaderHealth) -> None:
+        before = self.reader_health.get(health.reader)
+        self.reader_health[health.reader] = health
+        if before is not None and before.ok == health.ok:
+            return
+        if before is None and health.ok:
+            return
+        reason = Reason.READER_UP if health.ok else Reason.READER_DOWN
+        self.record(
+            [
+                self.gate.draft(
+                    EventType.SYSTEM, reason, reader=health.reader, detail={"detail": health.detail}
+                )
+            ]
+        )
+
+    def guard(self, action: GuardAction) -> list[dict[str, Any]]:
+        return self.record(self.gate.guard(action))
+
+    # --- events and timers --------------------------------------------------------------
+
+    def record(self, drafts: list[Draft]) -> list[dict[str, Any]]:
+        if not drafts:
+            self._schedule()
+            return []
+        events = self.store.record(drafts)
+        for event in events:
+            log.info(
+                "%s %s %s %s",
+                event["type"],
+                event.get("decision", ""),
+                event["reason"],
+                event.get("children", ""),
+            )
+            if event["type"] == "mode":
+                self.store.set_state("mode", event["mode"])
+        for listener in self.listeners:
+            try:
+                listener(events)
+            except Exception:
+                log.exception("event listener failed")
+        self._schedule()
+        return events
+
+    def _schedule(self) -> None:
+        if self.loop is None:
+            return
+        if self._timer:
+            self._timer.cancel()
+        wait = self.gate.next_wakeup()
+        wait = MAX_IDLE_SECONDS if wait is None else min(wait, MAX_IDLE_SECONDS)
+        self._timer = self.loop.call_later(wait, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        self.record(self.gate.tick())
+
+    async def _poll_roster(self) -> None:
+        while True:
+            await asyncio.sleep(ROSTER_POLL_SECONDS)
+            self.reload_roster()
+
+    def reload_roster(self) -> None:
+        if self.store.roster_version() <= self.gate.roster.version:
+            return
+        latest = self.store.roster_latest()
+        if latest is None:
+            return
+        self.roster = roster_from_json(latest.data, version=latest.version)
+        self.record(self.gate.set_roster(self.roster))
+
+    def status(self) -> dict[str, Any]:
+        last = self.store.last_event()
+        return {
+            **self.gate.status(),
+            "readers": {
+                name: {"ok": h.ok, "detail": h.detail}
+                for name, h in sorted(self.reader_health.items())
+            },
+            "outbox": self.store.outbox_depth(),
+            "last_event": last["id"] if last else None,
+        }
+
+
+def make_io(cfg: Config) -> GateIO:
+    from drivers.gpio import GpioGate, SimulatedGate
+
+    from edge.simulate import gpio_pins
+
+    pins = gpio_pins(cfg)
+    if cfg.gate.hardware == "simulated":
+        return SimulatedGate(pins)
+    return GpioGate(pins)
+
+
+def ensure_fifo(path: Path) -> None:
+    """A line reader's FIFO is made by the daemon when it is not there yet."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(path, 0o600)
+
+
+def is_fifo(path: Path) -> bool:
+    return path.exists() and stat.S_ISFIFO(path.stat().st_mode)
+
+
+def run_daemon(cfg: Config) -> int:
+    daemon = Daemon(cfg)
+    daemon.open()
+    asyncio.run(daemon.run())
+    return 0

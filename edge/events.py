@@ -1,0 +1,207 @@
+"""The one event schema: the local log, MQTT, `simulate` and the collector all use it."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class EventType(enum.StrEnum):
+    ACCESS = "access"
+    DOOR = "door"
+    MODE = "mode"
+    VISITOR = "visitor"
+    OVERRIDE = "override"
+    ALARM = "alarm"
+    CHECK = "check"
+    LATE_PICKUP = "late_pickup"
+    SYSTEM = "system"
+    REPAIR = "repair"
+
+
+class Decision(enum.StrEnum):
+    GRANTED = "granted"
+    DENIED = "denied"
+    NEEDS_APPROVAL = "needs_approval"
+
+
+class Reason(enum.StrEnum):
+    # access, granted
+    PICKUP = "pickup"
+    DROPOFF = "dropoff"
+    STAFF = "staff"
+    VISITOR = "visitor"
+    DELEGATE = "delegate"
+    GUARD_OVERRIDE = "guard_override"
+    EXIT_REQUEST = "exit_request"
+    EVACUATION = "evacuation"
+    # access, denied
+    UNKNOWN_CREDENTIAL = "unknown_credential"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    NOT_SCHOOL_DAY = "not_school_day"
+    OUTSIDE_WINDOW = "outside_window"
+    BLOCKED_PERSON = "blocked_person"
+    LOCKDOWN = "lockdown"
+    WRONG_CHANNEL = "wrong_channel"
+    RATE_LIMITED = "rate_limited"
+    ALREADY_COLLECTED = "already_collected"
+    BAD_SIGNATURE = "bad_signature"
+    WRONG_DATE = "wrong_date"
+    ALREADY_USED = "already_used"
+    NOT_PRESENT = "not_present"
+    # access, needs approval
+    EARLY_PICKUP = "early_pickup"
+    # door
+    OPENED = "opened"
+    CLOSED = "closed"
+    HELD_OPEN = "held_open"
+    HELD_OPEN_WARNING = "held_open_warning"
+    FORCED_OPEN = "forced_open"
+    LOCK_NOT_ENGAGED = "lock_not_engaged"
+    EXIT_BUTTON_STUCK = "exit_button_stuck"
+    # mode
+    NORMAL = "normal"
+    EVACUATE = "evacuate"
+    # alarm
+    FIRE_ALARM = "fire_alarm"
+    FIRE_ALARM_CLEARED = "fire_alarm_cleared"
+    TAMPER = "tamper"
+    # visitor
+    VISITOR_IN = "visitor_in"
+    VISITOR_OUT = "visitor_out"
+    VISITOR_OVERSTAY = "visitor_overstay"
+    # late pickup
+    LATE_PICKUP = "late_pickup"
+    # check / repair
+    DEVICE_CHECK = "device_check"
+    REPAIR_OPENED = "repair_opened"
+    REPAIR_CLOSED = "repair_closed"
+    # system
+    STARTED = "started"
+    STOPPED = "stopped"
+    BAD_READ = "bad_read"
+    BAD_READS_SUPPRESSED = "bad_reads_suppressed"
+    READER_DOWN = "reader_down"
+    READER_UP = "reader_up"
+    ROSTER_LOADED = "roster_loaded"
+    ROSTER_REJECTED = "roster_rejected"
+    NO_PENDING_APPROVAL = "no_pending_approval"
+    FIRE_ALARM_ACTIVE = "fire_alarm_active"
+    REFUSED = "refused"
+    STALE = "stale"
+    REPLAYED = "replayed"
+    MALFORMED = "malformed"
+    UNKNOWN_COMMAND = "unknown_command"
+    CLOCK_UNSYNCED = "clock_unsynced"
+    PURGE = "purge"
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    id: str
+    kind: str  # guardian | staff | child | visitor | delegate | blocked | guard
+    name: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "kind": self.kind}
+        if self.name is not None:
+            out["name"] = self.name
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """An event as the gate decides it, before the store gives it an id and a place."""
+
+    type: EventType
+    reason: str
+    ts: datetime
+    decision: Decision | None = None
+    credential: str | None = None
+    person: Person | None = None
+    children: tuple[str, ...] = ()
+    reader: str | None = None
+    mode: str | None = None
+    approved_by: str | None = None
+    by: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def body(self) -> dict[str, Any]:
+        """The event's fields other than identity, in the shared JSON shape."""
+        out: dict[str, Any] = {
+            "ts": self.ts.isoformat(timespec="milliseconds"),
+            "type": str(self.type),
+            "reason": str(self.reason),
+        }
+        if self.decision is not None:
+            out["decision"] = str(self.decision)
+        if self.type is EventType.ACCESS or self.credential is not None:
+            out["credential"] = self.credential
+        if self.type is EventType.ACCESS or self.person is not None:
+            out["person"] = self.person.to_json() if self.person else None
+        if self.type in (EventType.ACCESS, EventType.LATE_PICKUP, EventType.ALARM) or self.children:
+            out["children"] = list(self.children)
+        optional = {
+            "reader": self.reader,
+            "mode": self.mode,
+            "approved_by": self.approved_by,
+            "by": self.by,
+        }
+        out.update({k: v for k, v in optional.items() if v is not None})
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def _b32(number: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        chars.append(_CROCKFORD[number & 31])
+        number >>= 5
+    return "".join(reversed(chars))
+
+
+def event_id(ts: datetime, site: str, gate: str, seq: int) -> str:
+    """A ULID-shaped id: sortable by time, unique per (site, gate, seq), deterministic."""
+    millis = int(ts.timestamp() * 1000)
+    tail = int.from_bytes(hashlib.blake2b(f"{site}/{gate}/{seq}".encode(), digest_size=10).digest())
+    return _b32(millis, 10) + _b32(tail, 16)
+
+
+def canonical(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def chain_hash(prev_hash: str, body: dict[str, Any]) -> str:
+    """The hash that links an event to the one before it (the tamper-evident log)."""
+    without = {k: v for k, v in body.items() if k != "hash"}
+    return hashlib.sha256(prev_hash.encode() + canonical(without)).hexdigest()
+
+
+GENESIS = "0" * 64
+
+
+def seal(draft: Draft, *, site: str, gate: str, seq: int, prev_hash: str) -> dict[str, Any]:
+    """The full event as stored and published."""
+    event: dict[str, Any] = {
+        "id": event_id(draft.ts, site, gate, seq),
+        "seq": seq,
+        "site": site,
+        "gate": gate,
+        **draft.body(),
+        "prev_hash": prev_hash,
+    }
+    event["hash"] = chain_hash(prev_hash, event)
+    return event
+
+
+def dumps(event: dict[str, Any]) -> str:
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":"))

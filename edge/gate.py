@@ -1,0 +1,363 @@
+"""The gate: rules, door and the day's state, driven by inputs and the clock.
+
+One ``Gate`` is owned by one event loop (the daemon's, or a simulation's). Each input
+returns the events it caused as ``Draft``s; the hardware is driven *before* they are
+returned, so the lock never waits for the log. The caller records the drafts durably.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from drivers.base import Feedback, GateIO, Read
+from edge.clock import Clock
+from edge.config import Config
+from edge.door import Action, DoorMachine, DoorNote, DoorTiming, LockCommand, Signal
+from edge.events import Decision, Draft, EventType, Person, Reason
+from edge.guard import GuardAction, GuardDesk
+from edge.roster import Roster
+from edge.rules import (
+    GateState,
+    Mode,
+    Outcome,
+    Scan,
+    UnknownLimiter,
+    decide,
+    is_school_day,
+    late_children,
+    late_deadline,
+    local_minute,
+)
+
+log = logging.getLogger(__name__)
+
+FEEDBACK = {
+    Decision.GRANTED: Feedback.GRANTED,
+    Decision.DENIED: Feedback.DENIED,
+    Decision.NEEDS_APPROVAL: Feedback.NEEDS_APPROVAL,
+}
+
+
+class DayLog:
+    """Who came and went today; rebuilt from today's events after a restart."""
+
+    def __init__(self, day: date) -> None:
+        self.day = day
+        self.dropped_off: set[str] = set()
+        self.collected: set[str] = set()
+        self.late_reported: set[str] = set()  # class ids
+        self.pending: dict[str, tuple[Outcome, float]] = {}  # credential -> (outcome, t)
+
+    def apply(self, event: dict[str, Any]) -> None:
+        """Replay one stored event (restart recovery)."""
+        if event.get("type") == "access" and event.get("decision") == "granted":
+            if event.get("reason") == "dropoff":
+                self.dropped_off.update(event.get("children", []))
+            elif event.get("reason") in ("pickup", "delegate"):
+                self.collected.update(event.get("children", []))
+        elif event.get("type") == "late_pickup":
+            cls = event.get("detail", {}).get("class_id")
+            if cls:
+                self.late_reported.add(cls)
+
+
+class Gate:
+    def __init__(
+        self, cfg: Config, roster: Roster, io: GateIO, clock: Clock, *, mode: Mode = Mode.NORMAL
+    ) -> None:
+        self.cfg = cfg
+        self.roster = roster
+        self.io = io
+        self.clock = clock
+        self.tz = cfg.site.tz
+        g = cfg.gate
+        self.door = DoorMachine(
+            DoorTiming(g.unlock_seconds, g.held_open_seconds, g.held_open_warning_seconds),
+            held=mode is Mode.EVACUATE,
+        )
+        self.mode = mode
+        self.fire_alarm_active = False
+        self.limiter = UnknownLimiter(
+            g.unknown_limit, g.unknown_window_seconds, g.unknown_lockout_seconds
+        )
+        self.today = DayLog(self._local_day())
+        self.desk = GuardDesk(self)
+        self._apply(self.door.start())
+
+    # --- time -----------------------------------------------------------------------
+
+    def _local_day(self) -> date:
+        return self.clock.now().astimezone(self.tz).date()
+
+    def _day(self) -> DayLog:
+        day = self._local_day()
+        if day != self.today.day:
+            self.today = DayLog(day)
+        return self.today
+
+    def draft(self, type_: EventType, reason: Reason | str, **fields: Any) -> Draft:
+        return Draft(type=type_, reason=reason, ts=self.clock.now(), **fields)
+
+    # --- inputs ---------------------------------------------------------------------
+
+    def scan(self, read: Read) -> list[Draft]:
+        if read.credential is None:
+            return [
+                self.draft(
+                    EventType.SYSTEM,
+                    Reason.BAD_READ,
+                    reader=read.reader,
+                    detail={"error": read.error or "unreadable", "raw": read.raw},
+                )
+            ]
+        t = self.clock.monotonic()
+        day = self._day()
+        state = GateState(
+            mode=self.mode,
+            channel=self.cfg.gate.channel,
+            reader_locked=self.limiter.locked(read.reader, t),
+            collected=frozenset(day.collected),
+        )
+        outcome = decide(
+            Scan(read.credential, read.reader, read.low24),
+            self.roster,
+            state,
+            self.clock.now(),
+            self.tz,
+        )
+        return self._act_on(outcome, read.reader, t)
+
+    def _act_on(self, outcome: Outcome, reader: str, t: float, **extra: Any) -> list[Draft]:
+        day = self.today
+        if outcome.granted:
+            self._apply(self.door.unlock(t))
+        self.io.signal(FEEDBACK[outcome.decision])
+        event = self.draft(
+            EventType.ACCESS,
+            outcome.reason,
+            decision=outcome.decision,
+            credential=outcome.credential,
+            person=outcome.person,
+            children=outcome.children,
+            reader=reader,
+            **extra,
+        )
+        out = [event]
+        if outcome.reason is Reason.DROPOFF:
+            day.dropped_off.update(outcome.children)
+        elif outcome.granted and outcome.reason in (Reason.PICKUP, Reason.DELEGATE):
+            day.collected.update(outcome.children)
+        elif outcome.decision is Decision.NEEDS_APPROVAL:
+            day.pending[outcome.credential] = (outcome, t)
+        elif outcome.reason is Reason.UNKNOWN_CREDENTIAL and self.limiter.unknown(reader, t):
+            out.append(
+                self.draft(
+                    EventType.SYSTEM,
+                    Reason.RATE_LIMITED,
+                    reader=reader,
+                    detail={"locked_seconds": self.limiter.lockout},
+                )
+            )
+        elif outcome.reason is Reason.BLOCKED_PERSON:
+            self.io.signal(Feedback.ALARM)
+            out.append(
+                self.draft(
+                    EventType.ALARM,
+                    Reason.BLOCKED_PERSON,
+                    person=outcome.person,
+                    credential=outcome.credential,
+                    children=outcome.blocked_children,
+                    reader=reader,
+                )
+            )
+        return out
+
+    def door_changed(self, is_open: bool) -> list[Draft]:
+        return self._apply(self.door.door_changed(is_open, self.clock.monotonic()))
+
+    def exit_button(self) -> list[Draft]:
+        if self.mode is Mode.LOCKDOWN:
+            self.io.signal(Feedback.DENIED)
+            return [
+                self.draft(
+                    EventType.ACCESS,
+                    Reason.LOCKDOWN,
+                    decision=Decision.DENIED,
+                    detail={"input": "exit_button"},
+                )
+            ]
+        self._apply(self.door.unlock(self.clock.monotonic()))
+        return [
+            self.draft(
+                EventType.ACCESS,
+                Reason.EXIT_REQUEST,
+                decision=Decision.GRANTED,
+                detail={"input": "exit_button"},
+            )
+        ]
+
+    def fire_alarm(self, on: bool) -> list[Draft]:
+        if on == self.fire_alarm_active:
+            return []
+        self.fire_alarm_active = on
+        if not on:
+            # The evacuation goes on until a guard says `normal`: people are still outside.
+            return [self.draft(EventType.ALARM, Reason.FIRE_ALARM_CLEARED)]
+        self.io.signal(Feedback.ALARM)
+        return [
+            self.draft(EventType.ALARM, Reason.FIRE_ALARM),
+            *self.set_mode(Mode.EVACUATE, by="fire_alarm"),
+        ]
+
+    def guard(self, action: GuardAction) -> list[Draft]:
+        return self.desk.handle(action)
+
+    def set_mode(self, mode: Mode, *, by: str) -> list[Draft]:
+        if mode is self.mode:
+            return []
+        if self.mode is Mode.EVACUATE and self.fire_alarm_active:
+            return [
+                self.draft(
+                    EventType.SYSTEM, Reason.FIRE_ALARM_ACTIVE, by=by, detail={"refused": str(mode)}
+                )
+            ]
+        before, self.mode = self.mode, mode
+        t = self.clock.monotonic()
+        if mode is Mode.EVACUATE:
+            self._apply(self.door.hold())
+        else:
+            if before is Mode.EVACUATE:
+                self._apply(self.door.release_hold(t))
+            if mode is Mode.LOCKDOWN:
+                self._apply(self.door.secure())
+        self.io.signal(Feedback.ALARM if mode is not Mode.NORMAL else Feedback.IDLE)
+        return [
+            self.draft(
+                EventType.MODE,
+                Reason(str(mode)) if mode is not Mode.LOCKDOWN else Reason.LOCKDOWN,
+                mode=str(mode),
+                by=by,
+                detail={"from": str(before)},
+            )
+        ]
+
+    def open_by_guard(self) -> None:
+        self._apply(self.door.unlock(self.clock.monotonic()))
+
+    def set_roster(self, roster: Roster) -> list[Draft]:
+        self.roster = roster
+        return [
+            self.draft(
+                EventType.SYSTEM,
+                Reason.ROSTER_LOADED,
+                detail={"version": roster.version, "hash": roster.content_hash},
+            )
+        ]
+
+    # --- timers ---------------------------------------------------------------------
+
+    def tick(self) -> list[Draft]:
+        """Run every timer that is due."""
+        out = self._apply(self.door.tick(self.clock.monotonic()))
+        out += self._late_pickups()
+        self._expire_pending()
+        return out
+
+    def next_wakeup(self) -> float | None:
+        """Seconds until the next timer is due (0 when one is due now)."""
+        waits: list[float] = []
+        door_at = self.door.next_deadline()
+        if door_at is not None:
+            waits.append(door_at - self.clock.monotonic())
+        late_at = self._next_late_deadline()
+        if late_at is not None:
+            waits.append((late_at - self.clock.now()).total_seconds())
+        return max(0.0, min(waits)) if waits else None
+
+    def _late_deadlines(self) -> Iterable[tuple[str, datetime]]:
+        day = self._day()
+        if not is_school_day(self.roster, day.day):
+            return []
+        grace = self.cfg.gate.late_grace_minutes
+        return [
+            (cid, late_deadline(self.roster, cid, day.day, grace, self.tz))
+            for cid in self.roster.classes
+            if cid not in day.late_reported
+        ]
+
+    def _next_late_deadline(self) -> datetime | None:
+        pending = [when for _, when in self._late_deadlines()]
+        return min(pending) if pending else None
+
+    def _late_pickups(self) -> list[Draft]:
+        now = self.clock.now()
+        out: list[Draft] = []
+        day = self.today
+        for class_id, when in sorted(self._late_deadlines(), key=lambda x: (x[1], x[0])):
+            if now < when:
+                continue
+            day.late_reported.add(class_id)
+            for child_id in late_children(self.roster, class_id, day.dropped_off, day.collected):
+                child = self.roster.children[child_id]
+                out.append(
+                    self.draft(
+                        EventType.LATE_PICKUP,
+                        Reason.LATE_PICKUP,
+                        person=Person(child.child_id, "child", child.name),
+                        children=(child_id,),
+                        detail={"class_id": class_id, "due": when.isoformat(timespec="minutes")},
+                    )
+                )
+        return out
+
+    def _expire_pending(self) -> None:
+        limit = self.cfg.gate.approval_minutes * 60
+        t = self.clock.monotonic()
+        for cred, (_, since) in list(self.today.pending.items()):
+            if t - since > limit:
+                del self.today.pending[cred]
+
+    # --- hardware -------------------------------------------------------------------
+
+    def _apply(self, actions: list[Action]) -> list[Draft]:
+        out: list[Draft] = []
+        for action in actions:
+            if isinstance(action, LockCommand):
+                self.io.set_lock(action.released)
+            elif isinstance(action, Signal):
+                self.io.signal(action.feedback)
+            elif isinstance(action, DoorNote):
+                detail = (
+                    {"seconds_open": round(action.seconds_open, 1)}
+                    if action.seconds_open is not None
+                    else {}
+                )
+                out.append(self.draft(EventType.DOOR, action.reason, detail=detail))
+        return out
+
+    def restore(self, events: Iterable[dict[str, Any]]) -> None:
+        """Rebuild today's state from today's stored events."""
+        day = self._day()
+        start = datetime.combine(day.day, datetime.min.time(), self.tz)
+        for event in events:
+            if datetime.fromisoformat(event["ts"]) >= start:
+                day.apply(event)
+
+    def status(self) -> dict[str, Any]:
+        _, minute = local_minute(self.clock.now(), self.tz)
+        return {
+            "mode": str(self.mode),
+            "door": "open" if self.door.door_open else "closed",
+            "lock": "released" if self.door.lock_released else "locked",
+            "fire_alarm": self.fire_alarm_active,
+            "roster_version": self.roster.version,
+            "pending_approvals": sorted(self.today.pending),
+            "time": minute.isoformat(timespec="minutes"),
+        }
+
+
+def approval_window(cfg: Config) -> timedelta:
+    return timedelta(minutes=cfg.gate.approval_minutes)

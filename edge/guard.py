@@ -1,0 +1,259 @@
+"""What guards do at the gate: approve early pickups, open by hand, switch modes, visitors.
+
+The same actions come from the console, the CLI (through the daemon) and `simulate`'s
+``guard`` steps, as ``GuardAction`` values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from drivers.base import Feedback
+from edge.events import Decision, Draft, EventType, Person, Reason
+from edge.rules import Mode
+
+if TYPE_CHECKING:
+    from edge.gate import Gate
+
+ACTIONS = (
+    "approve",
+    "refuse",
+    "open",
+    "lockdown",
+    "evacuate",
+    "normal",
+    "visitor_in",
+    "visitor_out",
+)
+
+
+class GuardError(ValueError):
+    """A guard action that cannot be carried out as given."""
+
+
+@dataclass(frozen=True)
+class GuardAction:
+    action: str
+    by: str = "guard"
+    credential: str | None = None
+    reason: str | None = None
+    name: str | None = None
+    id_number: str | None = None
+    phone: str | None = None
+    host: str | None = None
+    purpose: str | None = None
+    visitor_id: str | None = None
+    expected_minutes: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, by: str = "guard") -> GuardAction:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "extra"}
+        if "action" not in known:
+            raise GuardError("guard step needs an action")
+        if known["action"] not in ACTIONS:
+            raise GuardError(
+                f"unknown guard action {known['action']!r}; one of {', '.join(ACTIONS)}"
+            )
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise GuardError(f"unknown field(s) {', '.join(unknown)}")
+        known.setdefault("by", by)
+        return cls(**known)
+
+
+def mask_id(number: str) -> str:
+    """An ID number as shown anywhere: all but the last four characters hidden."""
+    clean = re.sub(r"\s+", "", number)
+    return "*" * max(0, len(clean) - 4) + clean[-4:]
+
+
+def mask_phone(phone: str) -> str:
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+def id_hash(number: str, salt: str) -> str:
+    """A keyed hash of an ID number, to match a returning or blocked visitor without storing it."""
+    clean = re.sub(r"\s+", "", number).upper()
+    return hashlib.sha256(f"{salt}:{clean}".encode()).hexdigest()
+
+
+def _norm_name(name: str) -> str:
+    return re.sub(r"\s+", " ", name).strip().casefold()
+
+
+class GuardDesk:
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
+        self.visitors: dict[str, dict[str, Any]] = {}  # visitor id -> record, on site now
+        self._visitor_seq = 0
+
+    def handle(self, action: GuardAction) -> list[Draft]:
+        handler = {
+            "approve": self._approve,
+            "refuse": self._refuse,
+            "open": self._open,
+            "lockdown": lambda a: self.gate.set_mode(Mode.LOCKDOWN, by=a.by),
+            "evacuate": lambda a: self.gate.set_mode(Mode.EVACUATE, by=a.by),
+            "normal": lambda a: self.gate.set_mode(Mode.NORMAL, by=a.by),
+            "visitor_in": self._visitor_in,
+            "visitor_out": self._visitor_out,
+        }[action.action]
+        return handler(action)
+
+    def _refused(self, action: GuardAction, reason: Reason, why: str) -> list[Draft]:
+        return [
+            self.gate.draft(
+                EventType.SYSTEM,
+                reason,
+                by=action.by,
+                credential=action.credential,
+                detail={"action": action.action, "why": why},
+            )
+        ]
+
+    def _pending(self, action: GuardAction) -> Any:
+        gate = self.gate
+        if not action.credential:
+            return None
+        gate.tick()  # drop approvals that have run out
+        return gate.today.pending.pop(action.credential, None)
+
+    def _approve(self, action: GuardAction) -> list[Draft]:
+        found = self._pending(action)
+        if found is None:
+            return self._refused(
+                action, Reason.NO_PENDING_APPROVAL, "no early pickup waiting for this credential"
+            )
+        outcome, _ = found
+        gate = self.gate
+        gate.open_by_guard()
+        gate.today.collected.update(outcome.children)
+        gate.io.signal(Feedback.GRANTED)
+        return [
+            gate.draft(
+                EventType.ACCESS,
+                Reason.PICKUP,
+                decision=Decision.GRANTED,
+                credential=outcome.credential,
+                person=outcome.person,
+                children=outcome.children,
+                approved_by=action.by,
+            )
+        ]
+
+    def _refuse(self, action: GuardAction) -> list[Draft]:
+        found = self._pending(action)
+        if found is None:
+            return self._refused(
+                action, Reason.NO_PENDING_APPROVAL, "no early pickup waiting for this credential"
+            )
+        outcome, _ = found
+        return [
+            self.gate.draft(
+                EventType.ACCESS,
+                Reason.EARLY_PICKUP,
+                decision=Decision.DENIED,
+                credential=outcome.credential,
+                person=outcome.person,
+                children=outcome.children,
+                by=action.by,
+                detail={"refused_by": action.by},
+            )
+        ]
+
+    def _open(self, action: GuardAction) -> list[Draft]:
+        if not action.reason or not action.reason.strip():
+            return self._refused(action, Reason.REFUSED, "a manual open needs a reason")
+        self.gate.open_by_guard()
+        return [
+            self.gate.draft(
+                EventType.OVERRIDE,
+                Reason.GUARD_OVERRIDE,
+                decision=Decision.GRANTED,
+                by=action.by,
+                detail={"why": action.reason.strip()},
+            )
+        ]
+
+    def _visitor_in(self, action: GuardAction) -> list[Draft]:
+        missing = [k for k in ("name", "id_number", "host", "purpose") if not getattr(action, k)]
+        if missing:
+            return self._refused(action, Reason.REFUSED, f"visitor needs {', '.join(missing)}")
+        assert action.name and action.id_number
+        gate = self.gate
+        hashed = id_hash(action.id_number, gate.cfg.site.id)
+        blocked = [b for b in gate.roster.blocked if _norm_name(b.name) == _norm_name(action.name)]
+        self._visitor_seq += 1
+        vid = action.visitor_id or f"V{gate.today.day:%Y%m%d}-{self._visitor_seq:03d}"
+        person = Person(vid, "visitor", action.name)
+        detail: dict[str, Any] = {
+            "id_number": mask_id(action.id_number),
+            "id_hash": hashed,
+            "host": action.host,
+            "purpose": action.purpose,
+        }
+        if action.phone:
+            detail["phone"] = mask_phone(action.phone)
+        if action.expected_minutes:
+            detail["expected_minutes"] = action.expected_minutes
+        if blocked:
+            kids = tuple(dict.fromkeys(c for b in blocked for c in gate.roster.blocked_children(b)))
+            gate.io.signal(Feedback.ALARM)
+            return [
+                gate.draft(
+                    EventType.VISITOR,
+                    Reason.BLOCKED_PERSON,
+                    decision=Decision.DENIED,
+                    person=person,
+                    by=action.by,
+                    detail=detail,
+                ),
+                gate.draft(
+                    EventType.ALARM,
+                    Reason.BLOCKED_PERSON,
+                    person=person,
+                    children=kids,
+                    by=action.by,
+                ),
+            ]
+        self.visitors[vid] = {"name": action.name, **detail}
+        gate.open_by_guard()
+        return [
+            gate.draft(
+                EventType.VISITOR,
+                Reason.VISITOR_IN,
+                decision=Decision.GRANTED,
+                person=person,
+                by=action.by,
+                detail=detail,
+            )
+        ]
+
+    def _visitor_out(self, action: GuardAction) -> list[Draft]:
+        vid = action.visitor_id
+        if vid is None and action.name:
+            matches = [
+                v
+                for v, rec in self.visitors.items()
+                if _norm_name(rec["name"]) == _norm_name(action.name)
+            ]
+            vid = matches[-1] if matches else None
+        if vid is None or vid not in self.visitors:
+            return self._refused(action, Reason.REFUSED, "no such visitor on site")
+        record = self.visitors.pop(vid)
+        self.gate.open_by_guard()
+        return [
+            self.gate.draft(
+                EventType.VISITOR,
+                Reason.VISITOR_OUT,
+                person=Person(vid, "visitor", record["name"]),
+                by=action.by,
+            )
+        ]

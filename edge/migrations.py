@@ -1,0 +1,87 @@
+"""Versioned schema migrations for the gate's SQLite store.
+
+Each migration is a named function, applied once, in order, and recorded in the same
+transaction that runs it: a crash mid-migration leaves the old schema, never half a new one.
+Append new migrations at the end; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def m001_events_outbox(db: sqlite3.Connection) -> None:
+    db.execute(
+        """CREATE TABLE events (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            ts TEXT NOT NULL,
+            type TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            body TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX events_ts ON events(ts)")
+    db.execute("CREATE TABLE outbox (seq INTEGER PRIMARY KEY REFERENCES events(seq))")
+
+
+def m002_state(db: sqlite3.Connection) -> None:
+    db.execute("CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+def m003_roster(db: sqlite3.Connection) -> None:
+    db.execute(
+        """CREATE TABLE roster (
+            version INTEGER PRIMARY KEY,
+            hash TEXT NOT NULL,
+            imported_at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            data TEXT NOT NULL
+        )"""
+    )
+
+
+def m004_nonces_passes(db: sqlite3.Connection) -> None:
+    db.execute("CREATE TABLE nonces (nonce TEXT PRIMARY KEY, ts INTEGER NOT NULL)")
+    db.execute(
+        "CREATE TABLE used_passes (pass_id TEXT PRIMARY KEY, event_id TEXT, used_at TEXT NOT NULL)"
+    )
+
+
+MIGRATIONS: list[tuple[str, Migration]] = [
+    ("001_events_outbox", m001_events_outbox),
+    ("002_state", m002_state),
+    ("003_roster", m003_roster),
+    ("004_nonces_passes", m004_nonces_passes),
+]
+
+
+def migrate(
+    db: sqlite3.Connection, migrations: list[tuple[str, Migration]] | None = None
+) -> list[str]:
+    """Apply the migrations not yet applied; return their names."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    done = {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
+    applied = []
+    for name, fn in migrations if migrations is not None else MIGRATIONS:
+        if name in done:
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            fn(db)
+            db.execute(
+                "INSERT INTO schema_migrations VALUES (?, strftime('%Y-%m-%dT%H:%M:%fZ','now'))",
+                (name,),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied
