@@ -53,7 +53,10 @@ class SnapshotStore:
     def save(self, event_id: str, frame: np.ndarray) -> Path:
         """Write the frame as the snapshot of ``event_id``, replacing any earlier one."""
         target = self.path_for(event_id)
-        ok, jpeg = cv2.imencode(SUFFIX, frame, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        try:
+            ok, jpeg = cv2.imencode(SUFFIX, frame, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        except cv2.error:  # OpenCV asserts on an empty or odd-shaped array
+            ok = False
         if not ok:
             raise ValueError(f"could not encode a frame of shape {frame.shape} as JPEG")
         # mkstemp creates the file 0600 and in the same directory, so the rename is atomic.
