@@ -102,6 +102,14 @@ class BadReadLimiter:
         self._suppressed += 1
         return False
 
+    def take_suppressed(self) -> int:
+        """How many were suppressed since the last take; resets the count.
+
+        For a caller that reports the count with the next read it lets through.
+        """
+        count, self._suppressed = self._suppressed, 0
+        return count
+
     def take_summary(self, now: float) -> int:
         """How many were suppressed, once a window has passed since the first of them.
 
