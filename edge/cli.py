@@ -12,18 +12,12 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from edge.commands.common import CliError
+
 COMMAND_MODULES = (
     "edge.commands.basic",
     "edge.commands.run",
 )
-
-
-class CliError(Exception):
-    """A message for the user and an exit code."""
-
-    def __init__(self, message: str, code: int = 2) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        # Long-running commands raise this to INFO; one-shot commands keep stderr quiet.
+        level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )

@@ -246,6 +246,7 @@ class _Collector:
     def __init__(self) -> None:
         self.problems: list[str] = []
         self.lines: dict[str, str] = {}  # "guardian g1" -> "guardians.csv:7"
+        self.unreadable: set[str] = set()  # files that could not be read at all
 
     def add(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}")
@@ -257,6 +258,7 @@ def read_rows(folder: Path, name: str, errors: _Collector) -> Iterator[tuple[str
     path = folder / name
     if not path.is_file():
         if required:
+            errors.unreadable.add(name)
             errors.add(name, "missing file")
         return
     raw = path.read_bytes()
@@ -272,6 +274,7 @@ def read_rows(folder: Path, name: str, errors: _Collector) -> Iterator[tuple[str
     reader.fieldnames = header
     missing = [c for c in columns if c not in header]
     if missing:
+        errors.unreadable.add(name)
         errors.add(f"{name}:1", f"missing column {', '.join(missing)}")
         return
     for row in reader:

@@ -94,7 +94,7 @@ def _children(
         card = _field(errors, where, row, "card", parse_card) if row.get("card") else None
         if row["child_id"] in out:
             errors.add(where, f"duplicate child_id {row['child_id']!r}")
-        elif row["class_id"] not in classes:
+        elif row["class_id"] not in classes and "classes.csv" not in errors.unreadable:
             errors.add(where, f"unknown class {row['class_id']!r}")
         else:
             errors.lines[f"child {row['child_id']}"] = where
@@ -106,6 +106,8 @@ def _child_list(
     errors: _Collector, where: str, value: str, children: dict[str, Child]
 ) -> tuple[str, ...] | None:
     ids = tuple(dict.fromkeys(c.strip() for c in value.split(";") if c.strip()))
+    if "children.csv" in errors.unreadable:
+        return ids  # the children file itself is reported; do not bury that under echoes
     unknown = [c for c in ids if c not in children]
     if unknown:
         errors.add(where, f"unknown child {', '.join(map(repr, unknown))}")
@@ -201,12 +203,14 @@ def _calendar(folder: Path, errors: _Collector) -> dict[date, CalendarDay]:
 def _cards_unique(roster_parts: list[tuple[str, str, str | None]], errors: _Collector) -> None:
     """The same card on two people is ambiguous at the gate: refuse the roster."""
     seen: dict[str, str] = {}
-    for who_file, who, card in roster_parts:
+    for _, who, card in roster_parts:
         if not card:
             continue
         if card in seen:
+            first = f"{seen[card]} ({errors.lines.get(seen[card], '?')})"
             errors.add(
-                who_file, f"card {card.removeprefix('card:')} of {who} is also on {seen[card]}"
+                errors.lines.get(who, who),
+                f"card {card.removeprefix('card:')} of {who} is also on {first}",
             )
         else:
             seen[card] = who

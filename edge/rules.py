@@ -158,7 +158,7 @@ def decide(scan: Scan, roster: Roster, state: GateState, now: datetime, tz: tzin
         return denied(Reason.UNKNOWN_CREDENTIAL, shown)
     if blocked:
         kids = tuple(dict.fromkeys(c for b in blocked for c in roster.blocked_children(b)))
-        person = Person(who_id(who), "blocked", blocked[0].name)
+        person = Person(who_id(who) if who else "blocked", "blocked", blocked[0].name)
         return Outcome(
             Decision.DENIED, Reason.BLOCKED_PERSON, person, kids, shown, blocked_children=kids
         )

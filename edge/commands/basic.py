@@ -9,20 +9,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from edge.config import Config, ConfigError, load_config
+from edge.commands.common import CliError, config_or_exit
 from edge.events import dumps
 from edge.roster import RosterError
 from edge.roster_load import load_roster
 from edge.store import Store
-
-
-def config_or_exit(path: str) -> Config:
-    from edge.cli import CliError
-
-    try:
-        return load_config(path)
-    except ConfigError as err:
-        raise CliError("\n".join(err.problems)) from None
 
 
 def register(sub: Any) -> None:
@@ -62,8 +53,6 @@ def check_config(args: argparse.Namespace) -> int:
 
 
 def roster_check(args: argparse.Namespace) -> int:
-    from edge.cli import CliError
-
     try:
         roster = load_roster(args.dir)
     except RosterError as err:
@@ -77,8 +66,6 @@ def roster_check(args: argparse.Namespace) -> int:
 
 
 def roster_import(args: argparse.Namespace) -> int:
-    from edge.cli import CliError
-
     cfg = config_or_exit(args.config)
     try:
         roster = load_roster(args.dir)
@@ -101,7 +88,6 @@ def roster_import(args: argparse.Namespace) -> int:
 
 
 def simulate(args: argparse.Namespace) -> int:
-    from edge.cli import CliError
     from edge.simulate import ScenarioError, run_scenario
 
     def emit(event: dict[str, Any]) -> None:
@@ -117,8 +103,6 @@ def simulate(args: argparse.Namespace) -> int:
 
 
 def events(args: argparse.Namespace) -> int:
-    from edge.cli import CliError
-
     cfg = config_or_exit(args.config)
     since = None
     if args.since:

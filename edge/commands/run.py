@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Any
 
-from edge.commands.basic import config_or_exit
+from edge.commands.common import CliError, config_or_exit
 
 
 def register(sub: Any) -> None:
@@ -15,11 +16,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.cli import CliError
     from edge.daemon import run_daemon
     from edge.roster import RosterError
 
     cfg = config_or_exit(args.config)  # before any pin, port or file is touched
+    if not args.verbose:
+        logging.getLogger().setLevel(logging.INFO)
     try:
         return run_daemon(cfg)
     except RosterError as err:
