@@ -265,6 +265,7 @@ def read_rows(folder: Path, name: str, errors: _Collector) -> Iterator[tuple[str
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
+        errors.unreadable.add(name)
         errors.add(
             name, f"not UTF-8 (byte 0x{raw[err.start]:02x} at offset {err.start}); save it as UTF-8"
         )
