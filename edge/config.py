@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from drivers.gpio import GatePins
+
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 Pin = Annotated[int, Field(ge=0, le=27)]
 
@@ -146,15 +148,30 @@ class GpioConfig(Model):
     door_active_high: bool = True
     exit_button: Pin = 22
     exit_button_active_high: bool = False
-    fire_alarm: Pin = 23
+    fire_alarm: Pin | None = 23
     fire_alarm_active_high: bool = True
     tamper: Pin | None = None
+    tamper_active_high: bool = True
     lock_sensor: Pin | None = None
+    lock_sensor_active_high: bool = False
     buzzer: Pin | None = 18
+    buzzer_active_high: bool = True
     led_green: Pin | None = 5
     led_red: Pin | None = 6
     led_amber: Pin | None = 13
-    debounce_seconds: float = Field(default=0.02, ge=0, le=1)
+    leds_active_high: bool = True
+    input_pull: Literal["up", "down", "none"] = "up"
+    debounce_seconds: float | None = Field(default=0.05, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _wiring_makes_sense(self) -> GpioConfig:
+        self.pins()  # GatePins refuses a pin used twice and similar mistakes
+        return self
+
+    def pins(self) -> GatePins:
+        fields = self.model_dump()
+        fields["bounce_time"] = fields.pop("debounce_seconds")
+        return GatePins(**fields)
 
 
 class CollectorConfig(Model):

@@ -283,9 +283,7 @@ class Daemon:
 def make_io(cfg: Config) -> GateIO:
     from drivers.gpio import GpioGate, SimulatedGate
 
-    from edge.simulate import gpio_pins
-
-    pins = gpio_pins(cfg)
+    pins = cfg.gpio.pins()
     if cfg.gate.hardware == "simulated":
         return SimulatedGate(pins)
     return GpioGate(pins)

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from drivers.raw import decode_raw
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from drivers.base import Input, InputChange, Read
+from drivers.raw import decode_raw
 from edge.clock import VirtualClock
 from edge.config import Config, ConfigError, GateConfig, config_from_dict, merge
 from edge.gate import Gate
@@ -170,7 +170,7 @@ class Simulation:
 
         self.cfg = cfg
         self.clock = VirtualClock(start)
-        self.io = SimulatedGate(gpio_pins(cfg))
+        self.io = SimulatedGate(cfg.gpio.pins())
         self.store = Store(":memory:", site=cfg.site.id, gate=cfg.gate.id)
         self.emit = emit
         self._changes: list[InputChange] = []
@@ -229,14 +229,6 @@ class Simulation:
     def close(self) -> None:
         self.io.close()
         self.store.close()
-
-
-def gpio_pins(cfg: Config) -> Any:
-    from drivers.gpio import GatePins
-
-    g = cfg.gpio
-    fields = set(GatePins.__dataclass_fields__)
-    return GatePins(**{k: v for k, v in g.model_dump().items() if k in fields})
 
 
 def run_scenario(
