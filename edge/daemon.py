@@ -56,6 +56,8 @@ class Daemon:
         self._bad_reads: dict[str, BadReadLimiter] = {}
         self._timer: asyncio.TimerHandle | None = None
         self.reader_health: dict[str, ReaderHealth] = {}
+        # Components add their own lines to status() (e.g. whether today's device check is done).
+        self.status_parts: dict[str, Callable[[], Any]] = {}
 
     # --- start and stop -------------------------------------------------------------
 
@@ -277,6 +279,7 @@ class Daemon:
             },
             "outbox": self.store.outbox_depth(),
             "last_event": last["id"] if last else None,
+            **{name: part() for name, part in self.status_parts.items()},
         }
 
 
