@@ -64,7 +64,9 @@ class LineDecoder:
             return
         if len(self._buf) + len(part) > self.max_len:
             self._overflow = True
-            del self._buf[RAW_LIMIT:]  # keep the start, for the log
+            # Keep only the start of the line, for the log.
+            self._buf += part[: max(0, RAW_LIMIT - len(self._buf))]
+            del self._buf[RAW_LIMIT:]
             return
         self._buf += part
 
