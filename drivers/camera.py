@@ -121,6 +121,8 @@ class Camera:
         self._latest: np.ndarray | None = None
         self._last_frame_at: float | None = None
         self._health: CameraHealth | None = None
+        self._last_sig: int | None = None  # kept across reopens, see _pump
+        self._changed_at: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -165,12 +167,12 @@ class Camera:
     def _run(self) -> None:
         delay = self._backoff[0]
         while not self._stop.is_set():
-            problem, delivered = self._session()
+            problem, moved = self._session()
             if self._stop.is_set():
                 break
             if problem is None:  # a video file ended: play it again
                 continue
-            if delivered:
+            if moved:
                 delay = self._backoff[0]
             self._report(False, problem)
             log.warning("camera %s: %s; reopening in %.1f s", self.name, problem, delay)
@@ -178,7 +180,7 @@ class Camera:
             delay = min(delay * 2, self._backoff[1])
 
     def _session(self) -> tuple[str | None, bool]:
-        """Open, pump frames until the stream fails; (what went wrong, any frame seen)."""
+        """Open the source and pump frames; (what went wrong, whether the picture moved)."""
         try:
             capture = self._factory(self.source)
         except Exception as exc:  # a broken driver must not end the capture thread
@@ -193,29 +195,31 @@ class Camera:
             capture.release()
 
     def _pump(self, capture: Capture) -> tuple[str | None, bool]:
-        delivered, last_sig, changed_at, due = False, -1, self._clock(), 0.0
+        """Frames until the stream fails; (what went wrong, whether the picture moved)."""
+        moved, due = False, 0.0
         while not self._stop.is_set():
             ok, frame = capture.read()
             now = self._clock()
             if not ok or frame is None:
-                if delivered and self._is_file:
+                if moved and self._is_file:
                     return None, True
-                return "camera stopped delivering frames", delivered
+                return "camera stopped delivering frames", moved
+            # Healthy means fresh pictures: a reopened stream that still shows the
+            # frozen picture stays unhealthy instead of flapping at every reopen.
             sig = _signature(frame)
-            if sig != last_sig:
-                last_sig, changed_at = sig, now
-            elif now - changed_at > self._freeze:
-                return f"picture frozen for {now - changed_at:.0f} s", delivered
+            if sig != self._last_sig or self._changed_at is None:
+                self._last_sig, self._changed_at, moved = sig, now, True
+                self._report(True, "streaming")
+            elif now - self._changed_at > self._freeze:
+                return f"picture frozen for {now - self._changed_at:.0f} s", moved
             with self._lock:
                 self._latest, self._last_frame_at = frame, now
-            delivered = True
-            self._report(True, "streaming")
             if now >= due:
                 due = now + self._interval
                 self._deliver(frame)
             if self._is_file:  # a file reads as fast as it decodes: play it at fps
                 self._stop.wait(max(0.0, due - self._clock()))
-        return None, delivered
+        return None, moved
 
     def _deliver(self, frame: np.ndarray) -> None:
         try:
