@@ -183,17 +183,22 @@ class Simulation:
             self.emit(event)
 
     def advance_to(self, when: datetime) -> None:
-        """Move time forward, firing every timer due on the way, at its own time."""
+        """Move time forward, firing every timer due before ``when`` at its own time.
+
+        A timer due at the very instant of the next step fires after that step: a door
+        closed at exactly ``held_open_seconds`` was not open *longer* than that.
+        """
+        idle_ticks = 0
         while True:
             wait = self.gate.next_wakeup()
-            if wait is None or self.clock.now() + timedelta(seconds=wait) > when:
+            if wait is None or self.clock.now() + timedelta(seconds=wait) >= when:
                 break
+            idle_ticks = idle_ticks + 1 if wait == 0 else 0
+            if idle_ticks > 1000:
+                raise RuntimeError("a timer stays due after it ran; refusing to spin")
             self.clock.advance(wait)
             self.record(self.gate.tick())
-            if wait == 0 and self.gate.next_wakeup() == 0:
-                break  # nothing moved on; avoid spinning
         self.clock.advance_to(when)
-        self.record(self.gate.tick())
 
     def step(self, step: Step) -> None:
         reader = step.reader or self.default_reader
