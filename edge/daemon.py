@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from drivers.base import GateIO, Input, InputChange, Read
-from drivers.health import BadReadLimiter, ReaderHealth
+from drivers.health import ReaderHealth
 from edge.clock import Clock, SystemClock
 from edge.config import Config
 from edge.events import Draft, EventType, Reason
@@ -53,9 +53,9 @@ class Daemon:
         self.components: list[tuple[str, Component]] = []
         self.listeners: list[Callable[[list[dict[str, Any]]], None]] = []
         self._readers: list[Any] = []
-        self._bad_reads: dict[str, BadReadLimiter] = {}
         self._timer: asyncio.TimerHandle | None = None
         self.reader_health: dict[str, ReaderHealth] = {}
+        self.early_signals: list[int] = []  # SIGTERM before the loop ran: stop at once
         # Components add their own lines to status() (e.g. whether today's device check is done).
         self.status_parts: dict[str, Callable[[], Any]] = {}
 
@@ -91,6 +91,8 @@ class Daemon:
         self.loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(sig, self.stopping.set)
+        if self.early_signals:
+            self.stopping.set()
         self.record(
             [
                 self.gate.draft(
@@ -165,23 +167,7 @@ class Daemon:
     # --- inputs, on the loop ----------------------------------------------------------
 
     def on_read(self, read: Read) -> None:
-        if read.credential is None:
-            limiter = self._bad_reads.setdefault(read.reader, BadReadLimiter())
-            now = self.clock.monotonic()
-            if not limiter.allow(now):
-                return
-            suppressed = limiter.take_suppressed() if hasattr(limiter, "take_suppressed") else 0
-            if suppressed:
-                self.record(
-                    [
-                        self.gate.draft(
-                            EventType.SYSTEM,
-                            Reason.BAD_READS_SUPPRESSED,
-                            reader=read.reader,
-                            detail={"count": suppressed},
-                        )
-                    ]
-                )
+        # A flood of bad reads is already thinned by the reader (drivers.health.ReadFilter).
         self.record(self.gate.scan(read))
 
     def on_input(self, change: InputChange) -> None:
@@ -306,6 +292,10 @@ def is_fifo(path: Path) -> bool:
 
 def run_daemon(cfg: Config) -> int:
     daemon = Daemon(cfg)
+    # A SIGTERM that arrives while the hardware is being opened must still end in a
+    # clean shutdown, not the default kill: note it now; the loop's handlers take over.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda num, _frame: daemon.early_signals.append(num))
     daemon.open()
     asyncio.run(daemon.run())
     return 0
