@@ -17,6 +17,8 @@ from edge.commands.common import CliError
 COMMAND_MODULES = (
     "edge.commands.basic",
     "edge.commands.run",
+    "edge.commands.demo_cmd",
+    "edge.commands.collector_cmd",
 )
 
 

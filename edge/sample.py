@@ -195,12 +195,13 @@ def write_roster(
     # have siblings in two classes (one guardian, two children).
     links: list[list[str]] = [[k[0]] for k in kids[: min(children, guardians)]]
     siblings = max(1, children // 20)
-    for i in range(siblings):
-        a, b = rng.sample(range(children), 2)
-        if kids[a][2] != kids[b][2]:
-            links[i % len(links)] = [kids[a][0], kids[b][0]]
     while len(links) < guardians:
-        links.append([rng.choice(kids)[0]])
+        a, b = rng.sample(range(children), 2)
+        if siblings and kids[a][2] != kids[b][2]:
+            links.append([kids[a][0], kids[b][0]])
+            siblings -= 1
+        else:
+            links.append([kids[a][0]])
     g_rows = []
     for i, kid_ids in enumerate(links):
         phone = f"1{rng.randint(30, 89)}{rng.randint(10_000_000, 99_999_999)}"
