@@ -18,14 +18,18 @@ from edge.config import Config
 from edge.door import Action, DoorMachine, DoorNote, DoorTiming, LockCommand, Signal
 from edge.events import Decision, Draft, EventType, Person, Reason
 from edge.guard import GuardAction, GuardDesk
+from edge.passes import PassRejected, verify_pass
 from edge.roster import Roster
 from edge.rules import (
+    PASS_PREFIX,
     GateState,
     Mode,
     Outcome,
+    PassFacts,
     Scan,
     UnknownLimiter,
     decide,
+    decide_pass,
     is_school_day,
     late_children,
     late_deadline,
@@ -50,6 +54,7 @@ class DayLog:
         self.collected: set[str] = set()
         self.late_reported: set[str] = set()  # class ids
         self.pending: dict[str, tuple[Outcome, float]] = {}  # credential -> (outcome, t)
+        self.used_passes: set[str] = set()  # a pass is valid on one date only: today's suffice
 
     def apply(self, event: dict[str, Any]) -> None:
         """Replay one stored event (restart recovery)."""
@@ -58,6 +63,9 @@ class DayLog:
                 self.dropped_off.update(event.get("children", []))
             elif event.get("reason") in ("pickup", "delegate"):
                 self.collected.update(event.get("children", []))
+            pass_id = (event.get("detail") or {}).get("pass_id")
+            if pass_id and event.get("reason") in ("pickup", "delegate"):
+                self.used_passes.add(pass_id)
         elif event.get("type") == "late_pickup":
             cls = event.get("detail", {}).get("class_id")
             if cls:
@@ -66,7 +74,14 @@ class DayLog:
 
 class Gate:
     def __init__(
-        self, cfg: Config, roster: Roster, io: GateIO, clock: Clock, *, mode: Mode = Mode.NORMAL
+        self,
+        cfg: Config,
+        roster: Roster,
+        io: GateIO,
+        clock: Clock,
+        *,
+        mode: Mode = Mode.NORMAL,
+        pass_key: bytes | None = None,
     ) -> None:
         self.cfg = cfg
         self.roster = roster
@@ -85,6 +100,8 @@ class Gate:
         )
         self.today = DayLog(self._local_day())
         self.desk = GuardDesk(self)
+        self.pass_key = pass_key  # the site key; without it no QR pass is genuine
+        self.revoked_passes: set[str] = set()
         self._apply(self.door.start())
 
     # --- time -----------------------------------------------------------------------
@@ -121,14 +138,35 @@ class Gate:
             reader_locked=self.limiter.locked(read.reader, t),
             collected=frozenset(day.collected),
         )
-        outcome = decide(
-            Scan(read.credential, read.reader, read.low24),
-            self.roster,
-            state,
-            self.clock.now(),
-            self.tz,
-        )
+        scan = Scan(read.credential, read.reader, read.low24)
+        if read.credential.startswith(PASS_PREFIX):
+            facts = self._pass_facts(read.credential)
+            outcome = decide_pass(scan, facts, self.roster, state, self.clock.now(), self.tz)
+            extra = {"detail": {"pass_id": facts.pass_id}} if facts.pass_id else {}
+            return self._act_on(outcome, read.reader, t, **extra)
+        outcome = decide(scan, self.roster, state, self.clock.now(), self.tz)
         return self._act_on(outcome, read.reader, t)
+
+    def _pass_facts(self, credential: str) -> PassFacts:
+        """Check a QR pass's signature, date and use; the rules judge the rest."""
+        payload = credential.removeprefix("qr:")
+        if self.pass_key is None:
+            return PassFacts(rejection=Reason.BAD_SIGNATURE)
+        now = self.clock.now()
+        try:
+            found = verify_pass(
+                self.pass_key, payload, today=now.astimezone(self.tz).date(), now=now
+            )
+        except PassRejected as err:
+            return PassFacts(rejection=Reason(str(err.reason)))
+        return PassFacts(
+            pass_id=found.id,
+            kind=str(found.kind),
+            name=found.name,
+            child=found.child,
+            used=found.id in self._day().used_passes,
+            revoked=found.id in self.revoked_passes,
+        )
 
     def _act_on(self, outcome: Outcome, reader: str, t: float, **extra: Any) -> list[Draft]:
         day = self.today
@@ -150,9 +188,15 @@ class Gate:
             day.dropped_off.update(outcome.children)
         elif outcome.granted and outcome.reason in (Reason.PICKUP, Reason.DELEGATE):
             day.collected.update(outcome.children)
+            pass_id = extra.get("detail", {}).get("pass_id")
+            if pass_id:
+                day.used_passes.add(pass_id)
         elif outcome.decision is Decision.NEEDS_APPROVAL:
             day.pending[outcome.credential] = (outcome, t)
-        elif outcome.reason is Reason.UNKNOWN_CREDENTIAL and self.limiter.unknown(reader, t):
+        elif outcome.reason in (
+            Reason.UNKNOWN_CREDENTIAL,
+            Reason.BAD_SIGNATURE,
+        ) and self.limiter.unknown(reader, t):
             out.append(
                 self.draft(
                     EventType.SYSTEM,

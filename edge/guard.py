@@ -136,10 +136,16 @@ class GuardDesk:
         gate.open_by_guard()
         gate.today.collected.update(outcome.children)
         gate.io.signal(Feedback.GRANTED)
+        delegate = outcome.person is not None and outcome.person.kind == "delegate"
+        detail: dict[str, Any] = {}
+        if delegate and outcome.person is not None:
+            gate.today.used_passes.add(outcome.person.id)
+            detail["pass_id"] = outcome.person.id
         return [
             gate.draft(
                 EventType.ACCESS,
-                Reason.PICKUP,
+                Reason.DELEGATE if delegate else Reason.PICKUP,
+                detail=detail,
                 decision=Decision.GRANTED,
                 credential=outcome.credential,
                 person=outcome.person,

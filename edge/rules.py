@@ -56,6 +56,7 @@ class Outcome:
 
 
 GRANTED_CHILD = {Reason.DROPOFF, Reason.PICKUP}
+PASS_PREFIX = "qr:KG1."  # a signed one-time pass (edge/passes.py)
 
 
 def local_minute(now: datetime, tz: tzinfo) -> tuple[date, time]:
@@ -253,3 +254,82 @@ def late_children(
         for c in roster.children_of_class(class_id)
         if c.child_id in dropped_off and c.child_id not in collected
     ]
+
+
+# --- one-time QR passes (delegates and visitors) --------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PassFacts:
+    """What the gate found out about a QR pass before the rules look at it."""
+
+    rejection: Reason | None = None  # bad_signature, expired, wrong_date
+    pass_id: str = ""
+    kind: str = "delegate"  # delegate | visitor
+    name: str = ""
+    child: str | None = None
+    used: bool = False
+    revoked: bool = False
+
+
+def _name_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def decide_pass(
+    scan: Scan, facts: PassFacts, roster: Roster, state: GateState, now: datetime, tz: tzinfo
+) -> Outcome:
+    """The release rules for a pass: granted ``delegate`` for its child, date and window, once."""
+    shown = scan.credential
+    if state.mode is Mode.EVACUATE:
+        return Outcome(Decision.GRANTED, Reason.EVACUATION, credential=shown)
+    if state.reader_locked:
+        return denied(Reason.RATE_LIMITED, shown)
+    if facts.rejection is not None:
+        return denied(facts.rejection, shown)
+    kind = "visitor" if facts.kind == "visitor" else "delegate"
+    person = Person(facts.pass_id, kind, facts.name)
+    kids = (facts.child,) if facts.child and facts.child in roster.children else ()
+    if facts.revoked:
+        return denied(Reason.REVOKED, shown, person, kids)
+    if facts.used:
+        return denied(Reason.ALREADY_USED, shown, person, kids)
+    blocked = [b for b in roster.blocked if _name_key(b.name) == _name_key(facts.name)]
+    if blocked:
+        names = tuple(dict.fromkeys(c for b in blocked for c in roster.blocked_children(b)))
+        return Outcome(
+            Decision.DENIED,
+            Reason.BLOCKED_PERSON,
+            Person(facts.pass_id, "blocked", facts.name),
+            kids,
+            shown,
+            blocked_children=names,
+        )
+    if state.mode is Mode.LOCKDOWN:
+        return denied(Reason.LOCKDOWN, shown, person, kids)
+    if kind == "visitor":
+        return Outcome(Decision.GRANTED, Reason.VISITOR, person, (), shown)
+    if not kids:
+        return denied(Reason.UNKNOWN_CREDENTIAL, shown, person)
+    day, minute = local_minute(now, tz)
+    if not is_school_day(roster, day):
+        return denied(Reason.NOT_SCHOOL_DAY, shown, person, kids)
+    child = roster.children[kids[0]]
+    reason = judge_child(
+        child,
+        roster.classes[child.class_id],
+        minute=minute,
+        shift=shift_minutes(roster, day),
+        channel=state.channel,
+        collected=state.collected,
+    )
+    if reason is Reason.PICKUP:
+        return Outcome(Decision.GRANTED, Reason.DELEGATE, person, kids, shown, {kids[0]: reason})
+    if reason is Reason.EARLY_PICKUP:
+        return Outcome(
+            Decision.NEEDS_APPROVAL, Reason.EARLY_PICKUP, person, kids, shown, {kids[0]: reason}
+        )
+    # a delegate's pass is for collecting, not for bringing a child in
+    return denied(
+        Reason.OUTSIDE_WINDOW if reason is Reason.DROPOFF else reason, shown, person, kids
+    )
