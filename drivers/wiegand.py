@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from gpiozero import DigitalInputDevice
@@ -29,11 +29,11 @@ FORMATS = (26, 34)
 MAX_BITS = 64  # a longer burst is line noise: count it, but stop storing bits
 
 
-def decode_bits(bits: str) -> str:
-    """The credential of a Wiegand 26 or 34 frame given as a bit string."""
+def decode_bits(bits: str, formats: Collection[int] = FORMATS) -> str:
+    """The credential of a Wiegand frame (26 or 34 bits, or only ``formats``)."""
     if not bits or bits.strip("01"):
         raise BadRead("not a bit string", bits)
-    if len(bits) not in FORMATS:
+    if len(bits) not in formats or len(bits) not in FORMATS:
         raise BadRead(f"wrong length: {len(bits)} bits", bits)
     half = len(bits) // 2
     if bits[:half].count("1") % 2 != 0:
@@ -43,10 +43,10 @@ def decode_bits(bits: str) -> str:
     return card_credential(int(bits[1:-1], 2))
 
 
-def wiegand_read(reader: str, bits: str) -> Read:
+def wiegand_read(reader: str, bits: str, formats: Collection[int] = FORMATS) -> Read:
     """A frame as a ``Read``: a credential, or a failed read saying why."""
     try:
-        credential = decode_bits(bits)
+        credential = decode_bits(bits, formats)
     except BadRead as err:
         return Read.failed(reader, err)
     return Read(reader, credential, raw=bits, low24=len(bits) == 26)
@@ -74,11 +74,17 @@ def encode_wiegand34(facility: int, number: int) -> str:
 
 
 class WiegandDecoder:
-    """Bits with their arrival times in, one ``Read`` per frame out. Pure: no clock."""
+    """Bits with their arrival times in, one ``Read`` per frame out. Pure: no clock.
 
-    def __init__(self, reader: str, *, gap: float = GAP) -> None:
+    ``formats`` narrows the accepted lengths to what the installed reader sends: then
+    a 34-bit frame cut short after 26 bits (a stalled callback thread) is a bad
+    read, never a 26-bit read of the wrong card (whose parity holds one time in 4).
+    """
+
+    def __init__(self, reader: str, *, gap: float = GAP, formats: Collection[int] = FORMATS):
         self.reader = reader
         self.gap = gap
+        self.formats = tuple(formats)
         self._bits: list[str] = []
         self._count = 0
         self._last: float | None = None
@@ -112,7 +118,7 @@ class WiegandDecoder:
                 self.reader, None, error=f"wrong length: {self._count} bits", raw=bits[:RAW_LIMIT]
             )
         else:
-            read = wiegand_read(self.reader, bits)
+            read = wiegand_read(self.reader, bits, self.formats)
         self._done.append(read)
         self._bits.clear()
         self._count = 0
@@ -128,6 +134,11 @@ class GpioWiegandReader:
     noticed when the first bit of the next card arrives. One small thread per reader
     sleeps until the current frame's deadline and then polls the decoder; that beats
     a ``threading.Timer`` per bit (26-34 threads per card, each to be cancelled).
+
+    Bits are stamped when gpiozero delivers them, on the same clock as the timer. If
+    Python threads stall for longer than ``gap`` in mid-frame, the frame is cut in
+    two; parity and length make both halves bad reads, and ``formats`` closes the
+    one gap left (see ``WiegandDecoder``).
     """
 
     def __init__(
@@ -141,6 +152,7 @@ class GpioWiegandReader:
         pin_factory: Any = None,
         clock: Callable[[], float] = time.monotonic,
         gap: float = GAP,
+        formats: Collection[int] = FORMATS,
     ) -> None:
         self.name = name
         self.d0 = d0
@@ -149,7 +161,7 @@ class GpioWiegandReader:
         self._clock = clock
         self._emit = ReadFilter(name, on_read, clock=clock)
         self._health = HealthState(name, on_health)
-        self._decoder = WiegandDecoder(name, gap=gap)
+        self._decoder = WiegandDecoder(name, gap=gap, formats=formats)
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()

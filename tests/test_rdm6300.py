@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from drivers.base import BadRead, Read
-from drivers.health import ReaderHealth, SilenceWatch
+from drivers.health import Backoff, HealthState, ReaderHealth, SilenceWatch
 from drivers.rdm6300 import (
     Rdm6300Decoder,
     SerialRdm6300Reader,
@@ -286,3 +286,20 @@ def test_silence_watch_silence_counts_only_when_traffic_is_expected() -> None:
         watch.heard(0.0)
     assert quiet.check(60.0) is None
     assert chatty.check(60.0) == ReaderHealth("gate", False, "silent for 60 s")
+
+
+def test_backoff_doubles_up_to_its_limit_and_resets() -> None:
+    backoff = Backoff(0.2, 1.0)
+    assert [backoff.next() for _ in range(5)] == [0.2, 0.4, 0.8, 1.0, 1.0]
+    backoff.reset()
+    assert backoff.next() == 0.2
+    with pytest.raises(ValueError):
+        Backoff(0.0, 1.0)
+
+
+def test_health_is_reported_only_when_it_changes() -> None:
+    seen: list[ReaderHealth] = []
+    state = HealthState("gate", seen.append)
+    for ok, detail in [(False, "gone"), (False, "still gone"), (True, "open"), (True, "open")]:
+        state.report(ok, detail)
+    assert seen == [ReaderHealth("gate", False, "gone"), ReaderHealth("gate", True, "open")]

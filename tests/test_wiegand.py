@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from gpiozero.pins.mock import MockFactory
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drivers.base import BadRead, Read
@@ -122,6 +122,21 @@ def test_noise_burst_is_bounded() -> None:
     assert read is not None
     assert read.error == "wrong length: 10000 bits"
     assert len(read.raw) <= MAX_BITS
+
+
+def test_formats_narrow_the_accepted_lengths() -> None:
+    frame = encode_wiegand34(1235, 56789)
+    assert decode_bits(frame) == "card:0080993749"
+    cut_short = frame[:26]  # a frame cut after 26 bits...
+    assert decode_bits(cut_short) == "card:0000316381"  # ...may have good parity
+    decoder = WiegandDecoder("gate", formats=(34,))
+    last = feed(decoder, cut_short, 0.0)
+    last = feed(decoder, frame, last + 1.0)
+    reads = [decoder.poll(last + 1.0), decoder.poll(last + 1.0)]
+    assert [(r.credential, r.error) for r in reads if r] == [
+        (None, "wrong length: 26 bits"),
+        ("card:0080993749", None),
+    ]
 
 
 @given(st.text(alphabet="01", max_size=80), st.floats(min_value=0.0, max_value=1e6))
@@ -280,3 +295,19 @@ def test_gpio_reader_close_releases_pins(factory: MockFactory) -> None:
     again = GpioWiegandReader("gate", D0, D1, on_read=Reads(), pin_factory=factory)
     again.start()  # would raise GPIOPinInUse if the first one kept its pins
     again.close()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 255), st.integers(0, 65535)), min_size=1, max_size=4))
+def test_gpio_reader_round_trips_random_cards(cards: list[tuple[int, int]]) -> None:
+    factory, clock, reads = MockFactory(), FakeClock(), Reads()
+    reader = GpioWiegandReader("gate", D0, D1, on_read=reads, pin_factory=factory, clock=clock)
+    reader.start()
+    try:
+        for facility, number in cards:
+            pulse(factory, encode_wiegand26(facility, number), clock)
+            clock.t += 0.03
+        got = reads.wait(len(cards))
+    finally:
+        reader.close()
+    assert [r.credential for r in got] == [f"card:{f * 65536 + n:010d}" for f, n in cards]
