@@ -227,7 +227,9 @@ class GpioGate:
 
     def set_lock(self, released: bool) -> None:
         if self._closed:
-            raise RuntimeError("the gate's pins are closed")
+            if not released:
+                return  # close() left it locked; a late "lock" in a shutdown is fine
+            raise RuntimeError("cannot release the lock: the gate's pins are closed")
         self._relay.value = self.pins.relay_on(released)
         self._released = released
         log.info("lock %s", "released" if released else "locked")

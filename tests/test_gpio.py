@@ -129,10 +129,11 @@ def test_restart_in_the_same_process_keeps_the_lock_still(
     again.close()
 
 
-def test_set_lock_after_close_is_refused() -> None:
+def test_release_after_close_is_refused() -> None:
     gate = SimulatedGate()
     gate.close()
-    with pytest.raises(RuntimeError):
+    gate.set_lock(False)  # a late "lock" during shutdown: already locked
+    with pytest.raises(RuntimeError, match="cannot release"):
         gate.set_lock(True)
 
 
