@@ -18,7 +18,9 @@ COMMAND_MODULES = (
     "edge.commands.basic",
     "edge.commands.run",
     "edge.commands.demo_cmd",
+    "edge.commands.passes",
     "edge.commands.collector_cmd",
+    "edge.commands.ops_cli",
 )
 
 

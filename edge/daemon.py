@@ -43,9 +43,15 @@ class Component(Protocol):
 
 class Daemon:
     def __init__(
-        self, cfg: Config, *, io: GateIO | None = None, clock: Clock | None = None
+        self,
+        cfg: Config,
+        *,
+        io: GateIO | None = None,
+        clock: Clock | None = None,
+        site_key: bytes | None = None,
     ) -> None:
         self.cfg = cfg
+        self.site_key = site_key  # verifies QR passes; the MQTT link signs with it too
         self.clock = clock or SystemClock(cfg.site.tz)
         self._io = io
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -67,7 +73,7 @@ class Daemon:
         self.roster = self._load_roster()
         mode = self._start_mode()
         self.io = self._io or make_io(cfg)
-        self.gate = Gate(cfg, self.roster, self.io, self.clock, mode=mode)
+        self.gate = Gate(cfg, self.roster, self.io, self.clock, mode=mode, pass_key=self.site_key)
         self.gate.restore(self.store.events())
         self.io.on_input(self._from_thread(self.on_input))
 
@@ -290,8 +296,8 @@ def is_fifo(path: Path) -> bool:
     return path.exists() and stat.S_ISFIFO(path.stat().st_mode)
 
 
-def run_daemon(cfg: Config) -> int:
-    daemon = Daemon(cfg)
+def run_daemon(cfg: Config, *, site_key: bytes | None = None) -> int:
+    daemon = Daemon(cfg, site_key=site_key)
     # A SIGTERM that arrives while the hardware is being opened must still end in a
     # clean shutdown, not the default kill: note it now; the loop's handlers take over.
     for sig in (signal.SIGTERM, signal.SIGINT):

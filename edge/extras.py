@@ -10,4 +10,18 @@ if TYPE_CHECKING:
 
 def start_extras(daemon: Daemon) -> list[tuple[str, Any]]:
     """Named components in their start order (they are stopped in reverse)."""
-    return []
+    from edge.timesync import ClockWatch
+    from edge.watchdog import Watchdog
+
+    extras: list[tuple[str, Any]] = [("clock", ClockWatch(daemon))]
+    if daemon.cfg.mqtt is not None:
+        from mqtt.link import GateLink
+
+        extras.append(("mqtt", GateLink(daemon)))
+    if daemon.cfg.camera is not None:
+        from edge.camera_link import CameraLink
+
+        extras.append(("camera", CameraLink(daemon)))
+    # READY=1 once everything above has started, STOPPING=1 before it stops: keep it last.
+    extras.append(("watchdog", Watchdog(daemon)))
+    return extras

@@ -22,7 +22,15 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_or_exit(args.config)  # before any pin, port or file is touched
     if not args.verbose:
         logging.getLogger().setLevel(logging.INFO)
+    site_key = None
+    if cfg.mqtt is not None:
+        from mqtt.signing import KeyFileError, load_key
+
+        try:
+            site_key = load_key(cfg.mqtt.key_file)
+        except KeyFileError as err:
+            raise CliError(f"{args.config}: mqtt.key_file: {err}") from None
     try:
-        return run_daemon(cfg)
+        return run_daemon(cfg, site_key=site_key)
     except RosterError as err:
         raise CliError("\n".join(f"roster: {p}" for p in err.problems)) from None
