@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 GAP = 0.025
 FORMATS = (26, 34)
 MAX_BITS = 64  # a longer burst is line noise: count it, but stop storing bits
+IDLE_WAKE = 1.0
 
 
 def decode_bits(bits: str, formats: Collection[int] = FORMATS) -> str:
@@ -217,7 +218,8 @@ class GpioWiegandReader:
             with self._lock:
                 deadline = self._decoder.deadline()
             if deadline is None:
-                self._wake.wait()
+                # Idle: wake now and then so a bad-read summary still goes out.
+                self._wake.wait(IDLE_WAKE)
             else:
                 self._wake.wait(max(0.0, deadline - self._clock()))
             self.poll()
