@@ -261,7 +261,7 @@ class GpioGate:
 
     def set_led(self, color: str, on: bool) -> None:
         """Light or clear one LED (the installer's check)."""
-        if not self._closed and color in self._outputs:
+        if not self._closed and color in self.leds:
             self._outputs[color].value = on
 
     def on_input(self, callback: Callable[[InputChange], None]) -> None:
@@ -278,15 +278,17 @@ class GpioGate:
         self._closed = True
         with self._lock:
             self._callbacks.clear()
-        self._relay.value = self.pins.relay_on(released=False)
         self._released = False
+        try:
+            self._relay.value = self.pins.relay_on(released=False)
+        except Exception:  # still release the other pins; the relay is closed last
+            log.exception("locking on close")
         devices = [dev for dev, _ in self._inputs.values()] + list(self._outputs.values())
-        for device in devices:
+        for device in [*devices, self._relay]:
             try:
                 device.close()
             except Exception:
                 log.exception("closing %r", device)
-        self._relay.close()
 
     def _make_outputs(self) -> None:
         outputs = dict(self.pins.leds())
