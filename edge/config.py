@@ -104,6 +104,9 @@ class MqttConfig(Model):
     keepalive: int = Field(default=30, ge=5, le=3600)
     topic_prefix: str = "kindergate"
     command_window_seconds: int = Field(default=30, ge=1, le=600)
+    # events published and not yet acknowledged, at most (the rest wait in the outbox)
+    max_inflight: int = Field(default=256, ge=1, le=10000)
+    reconnect_max_seconds: int = Field(default=30, ge=1, le=600)
 
 
 class LineReaderConfig(Model):
@@ -181,6 +184,16 @@ class CollectorConfig(Model):
     shared_group: str | None = None
     batch_size: int = Field(default=500, ge=1, le=10000)
     offline_after_seconds: int = Field(default=120, ge=10)
+    # A batch is committed when full, after batch_seconds, or when nothing arrived for
+    # idle_seconds (the broker's in-flight window may be full, waiting for our acks).
+    batch_seconds: float = Field(default=0.05, gt=0, le=5)
+    idle_seconds: float = Field(default=0.005, gt=0, le=1)
+    check_seconds: float = Field(default=10.0, gt=0, le=3600)
+    session_expiry_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    visitor_overstay_minutes: int = Field(default=120, ge=1, le=24 * 60)
+    web_host: str = "127.0.0.1"
+    web_port: int | None = Field(default=None, ge=1, le=65535)
+    web_refresh_seconds: int = Field(default=15, ge=1, le=3600)
 
 
 class ConsoleConfig(Model):
