@@ -1,0 +1,164 @@
+"""The publisher against a real Mosquitto: outbox in order, QoS 1, status and state."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from edge.config import load_config
+from edge.guard import GuardAction
+from mqtt.publisher import event_topic
+from tests.conftest import Broker, wait_for
+from tests.mqtt_helpers import (
+    STAFF,
+    UNKNOWN,
+    GateHarness,
+    Proxy,
+    Subscriber,
+    base_topic,
+    outbox_depth,
+    write_config,
+)
+
+
+@pytest.fixture
+def gate(tmp_path: Path, mosquitto: Broker) -> Iterator[GateHarness]:
+    harness = GateHarness(write_config(tmp_path, port=mosquitto.port))
+    yield harness
+    harness.stop()
+
+
+@pytest.fixture
+def sub(mosquitto: Broker, gate: GateHarness) -> Iterator[Subscriber]:
+    subscriber = Subscriber(mosquitto.port, f"{gate.base}/#")
+    yield subscriber
+    subscriber.close()
+
+
+def test_events_arrive_in_order_on_their_type_topic_and_leave_the_outbox(
+    gate: GateHarness, sub: Subscriber
+) -> None:
+    for credential in [STAFF, UNKNOWN] * 20:
+        gate.scan(credential)
+    wait_for(lambda: len(gate.stored()) >= 40, what="40 scans decided")
+    wait_for(lambda: set(gate.stored()) <= set(sub.event_ids()), what="every event received")
+    stored = gate.stored()
+    received = [i for i in sub.event_ids() if i in set(stored)]
+    assert received == stored  # in order, no gaps
+    wait_for(lambda: outbox_depth(gate.db_path) == 0, what="outbox emptied after PUBACKs")
+    topics = {t for t, p, _, _ in sub.all() if "/event/" in t}
+    for topic, payload, _, _ in sub.all():
+        if "/event/" in topic:
+            assert topic == f"{gate.base}/event/{json.loads(payload)['type']}"
+    assert f"{gate.base}/event/access" in topics
+
+
+def test_online_status_and_state_are_retained(mosquitto: Broker, gate: GateHarness) -> None:
+    gate.scan_and_wait(STAFF)
+    # a subscriber that comes later still finds both, retained
+    late = Subscriber(mosquitto.port, f"{gate.base}/#")
+    try:
+        wait_for(lambda: late.on("/status") and late.on("/state"), what="retained status, state")
+        status = [(p, r) for t, p, r, _ in late.all() if t.endswith("/status")]
+        assert status[0] == (b"online", True)
+        state = json.loads(late.on("/state")[-1])
+        assert {"door", "lock", "mode", "roster_version", "readers", "outbox", "last_event"} <= set(
+            state
+        )
+        assert state["mode"] == "normal"
+    finally:
+        late.close()
+
+
+def test_state_follows_a_mode_change(gate: GateHarness, sub: Subscriber) -> None:
+    gate.call(gate.daemon.guard, GuardAction(action="lockdown", by="test"))
+
+    def mode() -> str | None:
+        states = sub.on("/state")
+        return json.loads(states[-1])["mode"] if states else None
+
+    wait_for(lambda: mode() == "lockdown", what="state with mode lockdown")
+    last = gate.stored()[-1]
+    wait_for(
+        lambda: json.loads(sub.on("/state")[-1]).get("last_event") == last,
+        what="state naming the last event",
+    )
+
+
+def test_a_clean_stop_says_offline(tmp_path: Path, mosquitto: Broker) -> None:
+    harness = GateHarness(write_config(tmp_path, port=mosquitto.port))
+    sub = Subscriber(mosquitto.port, f"{harness.base}/status")
+    try:
+        wait_for(lambda: sub.on("/status") == [b"online"], what="online")
+        harness.stop()
+        wait_for(lambda: sub.on("/status")[-1:] == [b"offline"], what="offline on stop")
+    finally:
+        sub.close()
+
+
+def test_a_lost_connection_leaves_the_last_will_and_reconnects(
+    tmp_path: Path, mosquitto: Broker
+) -> None:
+    proxy = Proxy(mosquitto.port)
+    harness = GateHarness(write_config(tmp_path, port=proxy.port, mqtt={"keepalive": 5}))
+    sub = Subscriber(mosquitto.port, f"{harness.base}/#")
+    try:
+        wait_for(lambda: sub.on("/status") == [b"online"], what="online")
+        states_before = len(sub.on("/state"))
+        proxy.cut()
+        wait_for(lambda: sub.on("/status")[-1:] == [b"offline"], 30, "the will")
+        harness.scan_and_wait(STAFF)  # decided while offline
+        proxy.heal()
+        wait_for(lambda: sub.on("/status")[-1:] == [b"online"], 30, "online again")
+        wait_for(lambda: len(sub.on("/state")) > states_before, what="state again on reconnect")
+        wait_for(lambda: set(harness.stored()) <= set(sub.event_ids()), what="every event")
+    finally:
+        harness.stop()
+        sub.close()
+        proxy.close()
+
+
+def test_a_stalled_broker_fills_the_window_and_no_more(tmp_path: Path, mosquitto: Broker) -> None:
+    proxy = Proxy(mosquitto.port)
+    harness = GateHarness(write_config(tmp_path, port=proxy.port, mqtt={"max_inflight": 8}))
+    sub = Subscriber(mosquitto.port, f"{harness.base}/#")
+    try:
+        assert harness.link is not None and harness.link.publisher is not None
+        publisher = harness.link.publisher
+        wait_for(lambda: publisher.connected, what="connected")
+        wait_for(lambda: outbox_depth(harness.db_path) == 0, what="started event sent")
+        proxy.stall()
+        for _ in range(100):
+            harness.scan(UNKNOWN)
+        wait_for(lambda: len(harness.stored()) >= 100, what="100 scans decided while stalled")
+        wait_for(lambda: publisher.stats.max_inflight == 8, what="window full")
+        assert outbox_depth(harness.db_path) >= 100 - 8
+        proxy.resume()
+        wait_for(lambda: set(harness.stored()) <= set(sub.event_ids()), 30, "every event")
+        assert publisher.stats.max_inflight == 8
+        wait_for(lambda: outbox_depth(harness.db_path) == 0, what="outbox empty")
+    finally:
+        harness.stop()
+        sub.close()
+        proxy.close()
+
+
+def test_unreadable_event_bodies_go_to_an_unknown_topic() -> None:
+    assert event_topic("kg/s/g", '{"type":"door"}') == "kg/s/g/event/door"
+    assert event_topic("kg/s/g", "not json") == "kg/s/g/event/unknown"
+    assert event_topic("kg/s/g", '{"type":"a/#"}') == "kg/s/g/event/unknown"
+    assert event_topic("kg/s/g", "[1]") == "kg/s/g/event/unknown"
+
+
+def test_the_link_is_started_by_the_daemon_when_mqtt_is_configured(tmp_path: Path) -> None:
+    from edge.daemon import Daemon
+    from edge.extras import start_extras
+
+    cfg = load_config(write_config(tmp_path, port=1))
+    daemon = Daemon(cfg)
+    names = [name for name, _ in start_extras(daemon)]
+    assert "mqtt" in names
+    assert base_topic(cfg).startswith("kindergate/sunflower/")
