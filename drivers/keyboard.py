@@ -190,7 +190,10 @@ class KeyboardReader:
         if self._factory is None:
             _import_evdev()
             self._factory = EvdevKeySource
-        self._thread = threading.Thread(target=self._run, name=f"keyboard-{self.name}")
+        # First open here: once start() returns the device is grabbed (or reported not).
+        self._thread = threading.Thread(
+            target=self._run, args=(self._open(),), name=f"keyboard-{self.name}"
+        )
         self._thread.daemon = True
         self._thread.start()
 
@@ -202,10 +205,9 @@ class KeyboardReader:
         if self._thread is not None:
             self._thread.join(timeout=2.0)
 
-    def _run(self) -> None:
+    def _run(self, source: KeySource | None) -> None:
         while not self._stop.is_set():
-            source = self._open()
-            if source is None:
+            if source is None and (source := self._open()) is None:
                 self._stop.wait(self._backoff.next())
                 continue
             try:
@@ -216,6 +218,7 @@ class KeyboardReader:
                 self._health.report(False, f"{self.device}: {exc}")
             finally:
                 self._release(source)
+                source = None
             self._stop.wait(self._backoff.next())
 
     def _open(self) -> KeySource | None:

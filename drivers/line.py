@@ -117,7 +117,11 @@ class LineReader:
         if self._thread is not None:
             return
         self._wake_r, self._wake_w = os.pipe()
-        self._thread = threading.Thread(target=self._run, name=f"line-{self.name}", daemon=True)
+        # The first open happens here, so a FIFO has its reader once start() returns
+        # (a writer opening it non-blocking would otherwise fail with ENXIO).
+        self._thread = threading.Thread(
+            target=self._run, args=(self._open(),), name=f"line-{self.name}", daemon=True
+        )
         self._thread.start()
 
     def close(self) -> None:
@@ -129,10 +133,9 @@ class LineReader:
         os.close(self._wake_r)
         os.close(self._wake_w)
 
-    def _run(self) -> None:
+    def _run(self, fd: int | None) -> None:
         while not self._stop.is_set():
-            fd = self._open()
-            if fd is None:
+            if fd is None and (fd := self._open()) is None:
                 self._stop.wait(self._backoff.next())
                 continue
             try:
@@ -142,6 +145,7 @@ class LineReader:
                 self._stop.wait(self._backoff.next())
             finally:
                 os.close(fd)
+                fd = None
 
     def _open(self) -> int | None:
         flags = os.O_RDWR | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC

@@ -151,7 +151,10 @@ class SerialRdm6300Reader:
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=f"rdm6300-{self.name}")
+            # First open here: once start() returns the port is open (or reported not).
+            self._thread = threading.Thread(
+                target=self._run, args=(self._open(),), name=f"rdm6300-{self.name}"
+            )
             self._thread.daemon = True
             self._thread.start()
 
@@ -163,10 +166,9 @@ class SerialRdm6300Reader:
         if self._thread is not None:
             self._thread.join(timeout=2.0)
 
-    def _run(self) -> None:
+    def _run(self, port: Any) -> None:
         while not self._stop.is_set():
-            port = self._open()
-            if port is None:
+            if port is None and (port := self._open()) is None:
                 self._stop.wait(self._backoff.next())
                 continue
             try:
@@ -176,6 +178,7 @@ class SerialRdm6300Reader:
                 self._stop.wait(self._backoff.next())
             finally:
                 self._release(port)
+                port = None
 
     def _open(self) -> Any:
         try:

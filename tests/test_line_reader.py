@@ -238,3 +238,17 @@ def test_pty_serial_text_device_and_hangup(
     assert [h.ok for h in health.items] == [True, False, True]
     os.close(master)
     os.close(slave)
+
+
+def test_fifo_has_its_reader_when_start_returns(tmp_path: Path) -> None:
+    fifo = tmp_path / "entrance.fifo"
+    os.mkfifo(fifo)
+    reads = Log[Read]()
+    reader = LineReader("gate", fifo, on_read=reads)
+    reader.start()
+    try:
+        write_fifo(fifo, b"31\n")  # no ENXIO: the reader end is already open
+        reads.wait_for(count(1))
+    finally:
+        reader.close()
+    assert creds(reads.items) == ["card:0000000031"]

@@ -303,3 +303,15 @@ def test_health_is_reported_only_when_it_changes() -> None:
     for ok, detail in [(False, "gone"), (False, "still gone"), (True, "open"), (True, "open")]:
         state.report(ok, detail)
     assert seen == [ReaderHealth("gate", False, "gone"), ReaderHealth("gate", True, "open")]
+
+
+def test_port_is_open_when_start_returns(pty_link: Path) -> None:
+    pty = Pty(pty_link)
+    health = Log[ReaderHealth]()
+    reader = SerialRdm6300Reader("gate", str(pty_link), on_read=Log[Read](), on_health=health)
+    reader.start()
+    try:
+        assert health.items == [ReaderHealth("gate", True, f"{pty_link} open")]
+    finally:
+        reader.close()
+        pty.unplug()
