@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "edge.commands.passes",
     "edge.commands.collector_cmd",
     "edge.commands.ops_cli",
+    "edge.commands.mqtt_cli",
 )
 
 

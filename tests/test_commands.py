@@ -343,3 +343,87 @@ def test_resend_puts_stored_events_back_in_the_outbox(
         )
     finally:
         events.close()
+
+
+# --- the office's command line --------------------------------------------------------
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    from edge.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_cmd_prints_the_reply_and_exits_0_when_accepted(
+    config: Path, gate: GateHarness, office: Commander, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gate_id = gate.cfg.gate.id
+    code, out, _ = run_cli(
+        capsys, "cmd", "lockdown", "--gate", gate_id, "--arg", "reason=drill", "-c", str(config)
+    )
+    assert code == 0
+    assert json.loads(out)["ok"] is True
+    assert mode(gate) == "lockdown"
+
+
+def test_cli_cmd_exits_1_when_the_gate_refuses(
+    config: Path, gate: GateHarness, office: Commander, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_cli(capsys, "cmd", "open", "--gate", gate.cfg.gate.id, "-c", str(config))
+    assert code == 1
+    assert json.loads(out)["reason"] == "malformed"
+
+
+def test_cli_cmd_exits_1_when_no_reply_comes(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(
+        capsys, "cmd", "ping", "--gate", "nobody", "--timeout", "1", "-c", str(config)
+    )
+    assert code == 1
+    assert out == ""
+    assert "no reply from gate nobody" in err
+
+
+def test_cli_cmd_sends_a_roster_folder(
+    config: Path, gate: GateHarness, office: Commander, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = REPO / "config" / "roster"
+    code, out, _ = run_cli(
+        capsys,
+        "cmd",
+        "roster",
+        "--gate",
+        gate.cfg.gate.id,
+        "--roster-dir",
+        str(folder),
+        "-c",
+        str(config),
+    )
+    assert code == 0, out
+    assert json.loads(out)["reason"] == "roster_loaded"
+
+
+def test_cli_cmd_checks_a_roster_folder_before_sending_it(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "roster"
+    bad.mkdir()
+    (bad / "classes.csv").write_text("class_id,name\nK1,Sprouts\n")
+    code, _, err = run_cli(
+        capsys, "cmd", "roster", "--gate", "main", "--roster-dir", str(bad), "-c", str(config)
+    )
+    assert code == 2
+    assert "classes.csv:1: missing column" in err
+
+
+def test_cli_cmd_refuses_an_argument_without_a_value(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_cli(
+        capsys, "cmd", "open", "--gate", "main", "--arg", "reason", "-c", str(config)
+    )
+    assert code == 2
+    assert "KEY=VALUE" in err

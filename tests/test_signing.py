@@ -220,3 +220,52 @@ def test_a_nonce_table_that_breaks_later_refuses_instead_of_accepting(store: Sto
 )
 def test_valid_nonce(nonce: object, ok: bool) -> None:
     assert valid_nonce(nonce) is ok
+
+
+# --- keygen ---------------------------------------------------------------------------
+
+
+def keygen(capsys: pytest.CaptureFixture[str], config: Path, *extra: str) -> tuple[int, str]:
+    from edge.cli import main
+
+    code = main(["keygen", "-c", str(config), *extra])
+    out, err = capsys.readouterr()
+    return code, out + err
+
+
+@pytest.fixture
+def keyless_config(tmp_path: Path) -> Path:
+    from tests.mqtt_helpers import write_config
+
+    path = write_config(tmp_path, port=1883)
+    (tmp_path / "site.key").unlink()
+    return path
+
+
+def test_keygen_writes_a_private_hex_key_and_does_not_show_it(
+    keyless_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, output = keygen(capsys, keyless_config)
+    assert code == 0
+    path = keyless_config.parent / "site.key"
+    assert path.stat().st_mode & 0o777 == 0o600
+    text = path.read_text()
+    assert len(text.strip()) == 64
+    assert len(load_key(path)) == 32
+    assert text.strip() not in output
+
+
+def test_keygen_never_overwrites_without_force(
+    keyless_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = keyless_config.parent / "site.key"
+    assert keygen(capsys, keyless_config)[0] == 0
+    first = path.read_bytes()
+    code, output = keygen(capsys, keyless_config)
+    assert code == 2
+    assert "--force" in output
+    assert path.read_bytes() == first
+    assert keygen(capsys, keyless_config, "--force")[0] == 0
+    assert path.read_bytes() != first
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in path.parent.iterdir() if p.name.startswith(".site.key")] == []
