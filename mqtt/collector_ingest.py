@@ -11,18 +11,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from edge.events import chain_hash
+from mqtt.collector_checks import Checker, chain_findings, seq_runs
 from mqtt.collector_store import (
     CollectorStore,
     Finding,
     Row,
     epoch_ms,
-    from_utc_text,
     utc_text,
 )
 
@@ -156,48 +156,6 @@ def event_row(event: dict[str, Any], ts_ms: int, body: bytes, received: str) -> 
     )
 
 
-def seq_runs(seqs: Iterable[int]) -> list[tuple[int, int]]:
-    """Ranges [lo - 1, hi + 1] around runs of nearby seqs: the rows a chain check needs."""
-    out: list[tuple[int, int]] = []
-    for seq in sorted(set(seqs)):
-        if out and seq - 1 <= out[-1][1]:
-            out[-1] = (out[-1][0], seq + 1)
-        else:
-            out.append((seq - 1, seq + 1))
-    return out
-
-
-def chain_findings(site: str, gate: str, rows: Sequence[Row], seqs: set[int]) -> list[Finding]:
-    """Breaks between each new event and its stored neighbours (the stored rows given)."""
-    by_seq: dict[int, list[Row]] = {}
-    for row in rows:
-        by_seq.setdefault(int(row[0]), []).append(row)
-    out: list[Finding] = []
-    where = f"{site}/{gate}"
-    for seq in sorted(seqs):
-        here = by_seq.get(seq, [])
-        if len(here) > 1:
-            ids = sorted(r[1] for r in here)
-            out.append(
-                Finding(f"seq:{where}:{seq}", "seq_reused", site, gate, {"seq": seq, "ids": ids})
-            )
-            continue
-        for lo in (seq - 1, seq):
-            a, b = by_seq.get(lo, []), by_seq.get(lo + 1, [])
-            if len(a) == 1 and len(b) == 1 and a[0][2] and b[0][3] and b[0][3] != a[0][2]:
-                out.append(
-                    Finding(
-                        f"chain:{where}:{lo + 1}",
-                        "chain_break",
-                        site,
-                        gate,
-                        {"seq": lo + 1, "prev_hash": b[0][3], "hash_before": a[0][2]},
-                        b[0][1],
-                    )
-                )
-    return list({f.key: f for f in out}.values())
-
-
 @dataclass
 class Batch:
     """One transaction's worth of work, built from messages before the database is touched."""
@@ -246,8 +204,7 @@ class Ingestor:
         self.prefix = prefix
         self.offline_after = offline_after
         self.clock = clock
-        self.dirty: set[GateKey] = set()  # gates with new seqs since the last gap check
-        self._open_gaps: dict[GateKey, list[tuple[int, int]]] = {}
+        self.checker = Checker(store, offline_after=offline_after, clock=clock)
 
     def build(self, messages: Sequence[Message], received: str) -> Batch:
         batch = Batch()
@@ -307,7 +264,7 @@ class Ingestor:
                     rows = store.chain_rows(site, gate, lo, hi)
                     found += chain_findings(site, gate, rows, seqs)
             store.add_findings(found, now)
-        self.dirty.update(batch.seqs)
+        self.checker.dirty.update(batch.seqs)
         for finding in found:
             if finding.kind != "malformed":
                 log.warning(
@@ -315,79 +272,6 @@ class Ingestor:
                 )
         return batch
 
-    # --- periodic checks --------------------------------------------------------------
-
     def check(self) -> list[Finding]:
-        """Gaps in each gate's seq (open since the last check too), and silent gates."""
-        now = self.clock()
-        found: list[Finding] = []
-        for site, gate in sorted(self.dirty | set(self._open_gaps)):
-            found += self._check_gaps(site, gate, now)
-        self.dirty.clear()
-        found += self._check_silence(now)
-        return found
-
-    def _check_gaps(self, site: str, gate: str, now: datetime) -> list[Finding]:
-        store = self.store
-        row = store.gate_row(site, gate)
-        checked = row.checked_seq if row else 0
-        gaps = store.gaps(site, gate, checked)
-        before = self._open_gaps.get((site, gate), [])
-        # A gap seen by one check only may be an event still in flight (or on another
-        # collector of the group): it is recorded once a second check still sees it.
-        lasting = [g for g in gaps if any(a <= g[0] and g[1] <= b for a, b in before)]
-        if gaps:
-            self._open_gaps[(site, gate)] = gaps
-        else:
-            self._open_gaps.pop((site, gate), None)
-        findings = [
-            Finding(
-                f"gap:{site}/{gate}:{lo}-{hi}",
-                "gap",
-                site,
-                gate,
-                {"from": lo, "to": hi, "missing": hi - lo + 1},
-            )
-            for lo, hi in lasting
-        ]
-        with store.transaction():
-            store.add_findings(findings, now)
-            for key, detail in store.open_findings("gap", site, gate):
-                lo, hi = int(detail["from"]), int(detail["to"])
-                if store.count_seqs(site, gate, lo, hi) == hi - lo + 1:
-                    store.resolve_finding(key, now)
-            contiguous = gaps[0][0] - 1 if gaps else (row.last_seq if row else None)
-            if contiguous:
-                store.set_checked_seq(site, gate, contiguous)
-        for f in findings:
-            log.warning(
-                "gap %s/%s: seq %s to %s missing", site, gate, f.detail["from"], f.detail["to"]
-            )
-        return findings
-
-    def _check_silence(self, now: datetime) -> list[Finding]:
-        """Gates gone for longer than ``offline_after``.
-
-        A gate publishes its state only when it changes, so a quiet gate whose retained
-        status says ``online`` is fine (the broker's last will tells us when it is not).
-        A gate that said ``offline``, or whose status we never had, and that has been
-        silent that long, is recorded once per silence (the key holds when it began).
-        """
-        found: list[Finding] = []
-        for gate in self.store.gate_rows():
-            where = f"{gate.site}/{gate.gate}"
-            if gate.status == "online" or not gate.last_seen:
-                continue
-            since = (
-                gate.status_at if gate.status == "offline" and gate.status_at else gate.last_seen
-            )
-            if now - from_utc_text(since) < self.offline_after:
-                continue
-            kind = "offline" if gate.status == "offline" else "silent"
-            found.append(
-                Finding(f"{kind}:{where}:{since}", kind, gate.site, gate.gate, {"since": since})
-            )
-        if found:
-            with self.store.transaction():
-                self.store.add_findings(found, now)
-        return found
+        """The periodic checks (gaps, the whole chain, silent gates); see ``Checker``."""
+        return self.checker.check()

@@ -93,12 +93,6 @@ GATE_COLUMNS = (
     "site, gate, status, status_at, state, state_at, last_seen, last_event_ts, last_seq,"
     " checked_seq"
 )
-# Missing seq ranges after a point: each stored seq whose successor is not seq + 1.
-GAPS = (
-    "SELECT seq + 1, next_seq - 1 FROM (SELECT seq, LEAD(seq) OVER (ORDER BY seq) AS next_seq"
-    " FROM events WHERE site = ? AND gate = ? AND seq >= ?) AS s"
-    " WHERE next_seq > seq + 1 ORDER BY seq"
-)
 
 
 def utc_text(when: datetime) -> str:
@@ -231,21 +225,16 @@ class CollectorStore:
             (site, gate, lo, hi),
         )
 
-    def gaps(self, site: str, gate: str, from_seq: int = 0) -> list[tuple[int, int]]:
-        """Missing seq ranges (first, last) of a gate, from ``from_seq`` on.
+    def gaps(self, site: str, gate: str) -> list[tuple[int, int]]:
+        """Every seq range of a gate not stored (a gate numbers its events from 1)."""
+        from mqtt.collector_checks import missing_ranges
 
-        A gate numbers its events from 1, so seqs missing before the first one stored
-        count too (unless ``from_seq`` says the office checked past them already).
-        """
-        out = [(int(a), int(b)) for a, b in self.db.query(GAPS, (site, gate, from_seq))]
-        first = self.db.query(
-            "SELECT min(seq) FROM events WHERE site = ? AND gate = ? AND seq >= ?",
-            (site, gate, from_seq),
-        )[0][0]
-        start = max(from_seq, 1)
-        if first is not None and int(first) > start:
-            out.insert(0, (start, int(first) - 1))
-        return out
+        rows = self.db.query(
+            "SELECT DISTINCT seq FROM events WHERE site = ? AND gate = ? AND seq IS NOT NULL"
+            " ORDER BY seq",
+            (site, gate),
+        )
+        return missing_ranges([int(r[0]) for r in rows], 1)
 
     def open_findings(self, kind: str, site: str, gate: str) -> list[tuple[str, dict[str, Any]]]:
         rows = self.db.query(
