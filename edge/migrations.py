@@ -52,11 +52,97 @@ def m004_nonces_passes(db: sqlite3.Connection) -> None:
     )
 
 
+# --- guard console, visitors, device checks, repairs, roll call (100 onward) ---------
+
+
+def m100_console_users(db: sqlite3.Connection) -> None:
+    db.execute(
+        """CREATE TABLE console_users (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('guard', 'admin')),
+            hash TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            disabled INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+
+
+def m101_console_sessions(db: sqlite3.Connection) -> None:
+    # Only a hash of the session id is kept: a copy of the database opens no session.
+    db.execute(
+        """CREATE TABLE console_sessions (
+            id_hash TEXT PRIMARY KEY,
+            user TEXT NOT NULL REFERENCES console_users(name) ON DELETE CASCADE,
+            csrf TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL
+        )"""
+    )
+
+
+def m102_visitors(db: sqlite3.Connection) -> None:
+    db.execute(
+        """CREATE TABLE visitors (
+            id TEXT PRIMARY KEY,
+            day TEXT NOT NULL,
+            name TEXT NOT NULL,
+            id_masked TEXT NOT NULL,
+            id_hash TEXT NOT NULL,
+            phone TEXT,
+            host TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            expected_minutes INTEGER NOT NULL,
+            arrived_at TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            left_at TEXT,
+            in_by TEXT NOT NULL,
+            out_by TEXT,
+            overstay_event TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX visitors_left ON visitors(left_at)")
+    db.execute("CREATE INDEX visitors_day ON visitors(day)")
+
+
+def m103_repairs(db: sqlite3.Connection) -> None:
+    db.execute(
+        """CREATE TABLE repairs (
+            id INTEGER PRIMARY KEY,
+            device TEXT NOT NULL,
+            problem TEXT NOT NULL,
+            photo TEXT,
+            opened_at TEXT NOT NULL,
+            opened_by TEXT NOT NULL,
+            closed_at TEXT,
+            closed_by TEXT,
+            fix TEXT
+        )"""
+    )
+
+
+def m104_rollcall(db: sqlite3.Connection) -> None:
+    db.execute(
+        """CREATE TABLE rollcall_ticks (
+            evacuation TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            person TEXT NOT NULL,
+            by TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            PRIMARY KEY (evacuation, kind, person)
+        )"""
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_events_outbox", m001_events_outbox),
     ("002_state", m002_state),
     ("003_roster", m003_roster),
     ("004_nonces_passes", m004_nonces_passes),
+    ("100_console_users", m100_console_users),
+    ("101_console_sessions", m101_console_sessions),
+    ("102_visitors", m102_visitors),
+    ("103_repairs", m103_repairs),
+    ("104_rollcall", m104_rollcall),
 ]
 
 

@@ -1,0 +1,236 @@
+"""Staff accounts, sessions and lock-out for the guard console.
+
+PINs and passwords are hashed with argon2id. Sessions live in the store: the browser holds
+a random id, the store only its SHA-256, so a copy of the database opens no session. Each
+session has its own CSRF token, checked on every POST. Repeated failures lock the account
+and, separately, the client address, so guessing a PIN at the gate's screen goes nowhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from edge.store import Store
+
+ROLES = ("guard", "admin")
+MIN_SECRET = 6
+MAX_SECRET = 128
+_NAME = re.compile(r"^[\w.-]{2,32}$")
+
+SESSION_COOKIE = "kg_session"
+LOGIN_COOKIE = "kg_login"  # the CSRF token of the sign-in form, before there is a session
+LANG_COOKIE = "kg_lang"
+
+
+class AuthError(ValueError):
+    """An account change that cannot be made as asked."""
+
+
+@cache
+def hasher() -> PasswordHasher:
+    # 19 MiB, two passes: the OWASP minimum for argon2id, and small enough for a Pi whose
+    # whole daemon should stay under 60 MB.
+    return PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+
+
+@cache
+def _dummy_hash() -> str:
+    return hasher().hash(secrets.token_hex(16))
+
+
+def check_secret(stored_hash: str | None, secret: str) -> bool:
+    """True when ``secret`` matches; slow on purpose, so call it off the event loop.
+
+    An unknown user is checked against a dummy hash, so timing does not tell who exists.
+    """
+    try:
+        return hasher().verify(stored_hash or _dummy_hash(), secret) and stored_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def validate_new_account(name: str, role: str, secret: str) -> None:
+    if not _NAME.match(name):
+        raise AuthError("name: 2-32 letters, digits, '.', '-' or '_'")
+    if role not in ROLES:
+        raise AuthError(f"role: one of {', '.join(ROLES)}")
+    if not MIN_SECRET <= len(secret) <= MAX_SECRET:
+        raise AuthError(f"PIN or password: {MIN_SECRET} to {MAX_SECRET} characters")
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    name: str
+    role: str
+    disabled: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class Users:
+    def __init__(self, store: Store, now: Callable[[], datetime]) -> None:
+        self.store = store
+        self.now = now
+
+    def add(self, name: str, role: str, secret: str) -> None:
+        """Create an account, or set a new role and secret for an existing one."""
+        validate_new_account(name, role, secret)
+        digest = hasher().hash(secret)
+        with self.store.transaction() as db:
+            db.execute(
+                "INSERT INTO console_users (name, role, hash, created_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET role = excluded.role, hash = excluded.hash, "
+                "disabled = 0",
+                (name, role, digest, self.now().isoformat(timespec="seconds")),
+            )
+            # A new secret ends the sessions opened with the old one.
+            db.execute("DELETE FROM console_sessions WHERE user = ?", (name,))
+
+    def hash_of(self, name: str) -> tuple[User, str] | None:
+        with self.store.transaction() as db:
+            row = db.execute(
+                "SELECT name, role, disabled, hash FROM console_users WHERE name = ?", (name,)
+            ).fetchone()
+        if row is None or row[2]:
+            return None
+        return User(row[0], row[1], bool(row[2])), row[3]
+
+    def rehash_if_needed(self, name: str, stored_hash: str, secret: str) -> None:
+        if not hasher().check_needs_rehash(stored_hash):
+            return
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE console_users SET hash = ? WHERE name = ?", (hasher().hash(secret), name)
+            )
+
+    def all(self) -> list[User]:
+        with self.store.transaction() as db:
+            rows = db.execute(
+                "SELECT name, role, disabled FROM console_users ORDER BY name"
+            ).fetchall()
+        return [User(r[0], r[1], bool(r[2])) for r in rows]
+
+    def set_disabled(self, name: str, disabled: bool) -> bool:
+        with self.store.transaction() as db:
+            changed = db.execute(
+                "UPDATE console_users SET disabled = ? WHERE name = ?", (int(disabled), name)
+            ).rowcount
+            if disabled:
+                db.execute("DELETE FROM console_sessions WHERE user = ?", (name,))
+        return bool(changed)
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id_hash: str
+    user: User
+    csrf: str
+    expires_at: float
+
+    def csrf_ok(self, given: str | None) -> bool:
+        return bool(given) and hmac.compare_digest(self.csrf, str(given))
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Sessions:
+    """Server-side sessions with a fixed lifetime from sign-in (a guard's shift)."""
+
+    def __init__(self, store: Store, now: Callable[[], datetime], minutes: int) -> None:
+        self.store = store
+        self.now = now
+        self.seconds = minutes * 60
+
+    def create(self, user: User) -> tuple[str, Session]:
+        token = secrets.token_urlsafe(32)
+        now = self.now().timestamp()
+        session = Session(_digest(token), user, secrets.token_urlsafe(32), now + self.seconds)
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM console_sessions WHERE expires_at <= ?", (now,))
+            db.execute(
+                "INSERT INTO console_sessions VALUES (?, ?, ?, ?, ?)",
+                (session.id_hash, user.name, session.csrf, now, session.expires_at),
+            )
+        return token, session
+
+    def get(self, token: str | None) -> Session | None:
+        if not token or len(token) > 100:
+            return None
+        with self.store.transaction() as db:
+            row = db.execute(
+                "SELECT s.id_hash, u.name, u.role, s.csrf, s.expires_at FROM console_sessions s "
+                "JOIN console_users u ON u.name = s.user WHERE s.id_hash = ? AND u.disabled = 0",
+                (_digest(token),),
+            ).fetchone()
+        if row is None:
+            return None
+        if row[4] <= self.now().timestamp():
+            self.end(token)
+            return None
+        return Session(row[0], User(row[1], row[2]), row[3], row[4])
+
+    def end(self, token: str | None) -> None:
+        if token:
+            with self.store.transaction() as db:
+                db.execute("DELETE FROM console_sessions WHERE id_hash = ?", (_digest(token),))
+
+
+@dataclass
+class LockOut:
+    """Failures per key ("user:NAME", "addr:IP") within a window lock that key for a while.
+
+    Kept in memory: a restart clears it, but only someone who can restart the daemon can
+    do that. The table is bounded so a flood of made-up names cannot grow it forever.
+    """
+
+    limit: int
+    window: float = 900.0
+    duration: float = 900.0
+    max_keys: int = 10_000
+    _failures: dict[str, list[float]] = field(default_factory=dict)
+    _until: dict[str, float] = field(default_factory=dict)
+
+    def locked_for(self, key: str, t: float) -> float:
+        """Seconds the key stays locked (0 when it is not)."""
+        until = self._until.get(key)
+        if until is None:
+            return 0.0
+        if t >= until:
+            del self._until[key]
+            return 0.0
+        return until - t
+
+    def failure(self, key: str, t: float) -> bool:
+        """Count a failure; True when this one locks the key."""
+        recent = [s for s in self._failures.get(key, []) if t - s < self.window]
+        recent.append(t)
+        if len(recent) >= self.limit:
+            self._failures.pop(key, None)
+            self._until[key] = t + self.duration
+            return True
+        self._failures[key] = recent
+        if len(self._failures) > self.max_keys:
+            oldest = min(self._failures, key=lambda k: self._failures[k][-1])
+            del self._failures[oldest]
+        return False
+
+    def success(self, key: str) -> None:
+        self._failures.pop(key, None)
+
+
+USER_FAILURES = 5
+ADDRESS_FAILURES = 20

@@ -1,0 +1,292 @@
+"""The console's words in Chinese (the default) and English.
+
+Templates call ``t(key)``; a key missing in a language falls back to English, then to the
+key itself, so a forgotten entry shows up as a readable key rather than a crash.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LANGUAGES = ("zh", "en")
+
+# Words for reason codes, as a guard reads them.
+REASONS: dict[str, tuple[str, str]] = {
+    "pickup": ("接走", "Pickup"),
+    "dropoff": ("送入园", "Drop-off"),
+    "staff": ("教职工", "Staff"),
+    "visitor": ("访客", "Visitor"),
+    "delegate": ("代接（一次性通行码）", "Delegate pickup (one-time pass)"),
+    "guard_override": ("门卫手动开门", "Opened by a guard"),
+    "exit_request": ("出门按钮", "Exit button"),
+    "evacuation": ("疏散中放行", "Evacuation"),
+    "unknown_credential": ("未登记的卡", "Unknown card"),
+    "revoked": ("卡已作废", "Card revoked"),
+    "expired": ("授权已过期", "Authorisation expired"),
+    "not_school_day": ("今天不上学", "Not a school day"),
+    "outside_window": ("不在接送时间内", "Outside the pickup and drop-off times"),
+    "blocked_person": ("禁止接送人员！", "BLOCKED PERSON!"),
+    "lockdown": ("封闭状态", "Lockdown"),
+    "wrong_channel": ("该班级走其他通道", "This class uses another gate"),
+    "rate_limited": ("读卡器暂时锁定（连续无效卡）", "Reader locked (too many unknown cards)"),
+    "already_collected": ("孩子今天已被接走", "Child already collected today"),
+    "bad_signature": ("通行码无效", "Invalid pass"),
+    "wrong_date": ("通行码不是今天的", "Pass is for another day"),
+    "already_used": ("通行码已使用", "Pass already used"),
+    "early_pickup": ("提前接走，需门卫确认", "Early pickup: needs a guard's approval"),
+    "opened": ("门已打开", "Door opened"),
+    "closed": ("门已关闭", "Door closed"),
+    "held_open": ("门长时间未关", "Door held open"),
+    "held_open_warning": ("门即将超时未关", "Door about to be held open"),
+    "forced_open": ("门被强行打开！", "Door forced open!"),
+    "lock_not_engaged": ("门锁未锁上", "Lock not engaged"),
+    "normal": ("恢复正常", "Normal"),
+    "evacuate": ("疏散", "Evacuation"),
+    "fire_alarm": ("火警！", "Fire alarm!"),
+    "fire_alarm_cleared": ("火警解除", "Fire alarm cleared"),
+    "tamper": ("设备被打开（防拆）", "Tamper switch"),
+    "visitor_in": ("访客入园", "Visitor in"),
+    "visitor_out": ("访客离园", "Visitor out"),
+    "visitor_overstay": ("访客超时未离园", "Visitor overstayed"),
+    "late_pickup": ("超时未接", "Late pickup"),
+    "device_check": ("每日设备检查", "Daily device check"),
+    "repair_opened": ("报修", "Repair reported"),
+    "repair_closed": ("维修完成", "Repair closed"),
+    "no_pending_approval": ("没有等待确认的提前接走", "No early pickup waiting"),
+    "fire_alarm_active": ("火警仍在，不能切换", "Fire alarm still active"),
+    "refused": ("已拒绝", "Refused"),
+    "started": ("系统启动", "Gate started"),
+    "stopped": ("系统停止", "Gate stopped"),
+    "bad_read": ("读卡失败", "Bad read"),
+    "reader_down": ("读卡器故障", "Reader down"),
+    "reader_up": ("读卡器恢复", "Reader back"),
+    "roster_loaded": ("名单已更新", "Roster updated"),
+}
+
+DECISIONS: dict[str, tuple[str, str]] = {
+    "granted": ("放行", "GRANTED"),
+    "denied": ("拒绝", "DENIED"),
+    "needs_approval": ("待确认", "NEEDS APPROVAL"),
+}
+
+KINDS: dict[str, tuple[str, str]] = {
+    "guardian": ("家长", "guardian"),
+    "staff": ("教职工", "staff"),
+    "child": ("幼儿", "child"),
+    "visitor": ("访客", "visitor"),
+    "delegate": ("代接人", "delegate"),
+    "blocked": ("禁止接送人员", "blocked person"),
+}
+
+MODES: dict[str, tuple[str, str]] = {
+    "normal": ("正常", "Normal"),
+    "lockdown": ("封闭", "Lockdown"),
+    "evacuate": ("疏散", "Evacuation"),
+}
+
+WORDS: dict[str, tuple[str, str]] = {
+    "app": ("门卫控制台", "Guard console"),
+    "sign_in": ("登录", "Sign in"),
+    "sign_out": ("退出", "Sign out"),
+    "user": ("用户名", "User name"),
+    "secret": ("PIN 或密码", "PIN or password"),
+    "bad_login": ("用户名或密码不对", "Wrong name or PIN"),
+    "locked_out": (
+        "尝试次数过多，请 {minutes} 分钟后再试",
+        "Too many tries: wait {minutes} minutes",
+    ),
+    "session_needed": ("请先登录", "Please sign in"),
+    "forbidden": (
+        "拒绝：请求无效或已过期，请重新打开页面",
+        "Refused: the form is stale or not yours; open the page again",
+    ),
+    "admin_only": ("仅管理员可用", "Administrators only"),
+    "nav_live": ("实时", "Live"),
+    "nav_control": ("门控", "Gate control"),
+    "nav_visitors": ("访客", "Visitors"),
+    "nav_rollcall": ("疏散点名", "Roll call"),
+    "nav_check": ("设备检查", "Device check"),
+    "nav_repairs": ("报修", "Repairs"),
+    "nav_users": ("账号", "Accounts"),
+    "mode": ("状态", "Mode"),
+    "door": ("门", "Door"),
+    "lock": ("锁", "Lock"),
+    "door_open": ("开", "open"),
+    "door_closed": ("关", "closed"),
+    "lock_locked": ("已锁", "locked"),
+    "lock_released": ("已开锁", "released"),
+    "check_done": ("今日设备检查：已完成", "Today's device check: done"),
+    "check_not_done": ("今日设备检查：未完成", "Today's device check: NOT DONE"),
+    "alarm_blocked": (
+        "禁止接送人员在门口！不要放行，通知园长。",
+        "Blocked person at the gate! Do not let them in; call the director.",
+    ),
+    "alarm_concerns": ("涉及幼儿", "Concerns"),
+    "acknowledge": ("已知晓", "Acknowledge"),
+    "sound_on": ("开启声音", "Sound on"),
+    "sound_off": ("关闭声音", "Sound off"),
+    "live_title": ("实时刷卡", "Scans as they happen"),
+    "pending_title": ("等待确认的提前接走", "Early pickups waiting"),
+    "no_pending": ("没有等待确认的提前接走", "No early pickup waiting"),
+    "approve": ("同意接走", "Approve"),
+    "refuse": ("拒绝", "Refuse"),
+    "approved": ("已同意，门已打开", "Approved: door opened"),
+    "refused_done": ("已拒绝", "Refused"),
+    "no_scans": ("今天还没有刷卡", "No scans yet today"),
+    "guardian_of": ("的家长", "guardian of"),
+    "unknown_person": ("未知", "Unknown"),
+    "card": ("卡", "card"),
+    "waiting_since": ("等待中", "waiting"),
+    "control_title": ("手动门控", "Manual gate control"),
+    "open_gate": ("开门", "Open the gate"),
+    "open_reason": ("开门原因（必填）", "Reason (required)"),
+    "reason_needed": ("请填写开门原因", "Give a reason for opening"),
+    "do_lockdown": ("封闭", "Lockdown"),
+    "do_evacuate": ("疏散（门保持打开）", "Evacuate (door held open)"),
+    "do_normal": ("恢复正常", "Back to normal"),
+    "confirm_title": ("请确认", "Please confirm"),
+    "confirm": ("确认", "Confirm"),
+    "cancel": ("取消", "Cancel"),
+    "confirm_open": ("现在开门？原因：{reason}", "Open the gate now? Reason: {reason}"),
+    "confirm_lockdown": (
+        "封闭校门？所有人都不能刷卡进出。",
+        "Lock the gate down? Nobody gets in by card.",
+    ),
+    "confirm_evacuate": (
+        "开始疏散？门会一直保持打开。",
+        "Start an evacuation? The door is held open.",
+    ),
+    "confirm_normal": ("恢复正常？", "Return to normal?"),
+    "done_open": ("门已打开", "Gate opened"),
+    "done_mode": ("状态已切换：{mode}", "Mode is now: {mode}"),
+    "not_done": ("未执行：{why}", "Not done: {why}"),
+    "visitors_title": ("在园访客", "Visitors on site"),
+    "visitor_new": ("登记访客", "Register a visitor"),
+    "v_name": ("姓名", "Name"),
+    "v_id_number": ("身份证号", "ID number"),
+    "v_phone": ("电话", "Phone"),
+    "v_host": ("拜访对象", "Host"),
+    "v_purpose": ("事由", "Purpose"),
+    "v_minutes": ("预计停留（分钟）", "Expected stay (minutes)"),
+    "v_arrived": ("入园", "In"),
+    "v_due": ("应离园", "Due out"),
+    "v_overstay": ("超时", "OVERSTAY"),
+    "v_none": ("目前没有访客在园", "No visitors on site"),
+    "v_register": ("登记并开门", "Register and open"),
+    "v_badge": ("打印访客证", "Print badge"),
+    "v_sign_out": ("离园", "Sign out"),
+    "v_scan": ("扫描访客证离园", "Scan a badge to sign out"),
+    "v_scan_hint": ("把光标放在这里，用扫码枪扫访客证", "Put the cursor here and scan the badge"),
+    "v_in_done": ("访客已登记，门已打开", "Visitor registered; gate opened"),
+    "v_out_done": ("{name} 已离园", "{name} signed out"),
+    "v_blocked": (
+        "此人在禁止名单上！不要放行。",
+        "This person is on the blocked list! Do not let them in.",
+    ),
+    "v_bad_badge": ("访客证无效或已使用", "Badge not valid or already used"),
+    "v_overstay_alert": ("{count} 位访客超时未离园", "{count} visitor(s) past their time"),
+    "badge_title": ("访客证", "Visitor badge"),
+    "badge_valid": ("仅限本次来访，当天有效", "Valid for this visit only, today"),
+    "print": ("打印", "Print"),
+    "back": ("返回", "Back"),
+    "rollcall_title": ("疏散点名", "Evacuation roll call"),
+    "rollcall_not_active": (
+        "现在不是疏散状态。以下为最近一次疏散。",
+        "No evacuation now. Showing the last one.",
+    ),
+    "rollcall_none": ("还没有疏散记录", "No evacuation yet"),
+    "rc_children": ("在园幼儿（按班级）", "Children inside, by class"),
+    "rc_staff": ("今日到岗教职工", "Staff on site today"),
+    "rc_visitors": ("在园访客", "Visitors on site"),
+    "rc_ticked": ("已到 {done}/{total}", "Present {done}/{total}"),
+    "rc_tick": ("到", "Here"),
+    "rc_untick": ("撤销", "Undo"),
+    "check_title": ("每日设备检查", "Daily device check"),
+    "check_intro": (
+        "逐项测试，每项选择 正常 / 故障 / 没有此设备。",
+        "Test each device; mark it pass, fail or not present.",
+    ),
+    "check_pass": ("正常", "Pass"),
+    "check_fail": ("故障", "Fail"),
+    "check_absent": ("没有此设备", "Not present"),
+    "check_note": ("备注", "Note"),
+    "check_save": ("提交检查结果", "Save the check"),
+    "check_saved": ("检查结果已记录", "Check recorded"),
+    "check_missing": ("每一项都要选择结果", "Choose a result for every step"),
+    "check_fail_note": ("故障项需要写备注", "A failed step needs a note"),
+    "check_seen": ("刚才看到", "Seen just now"),
+    "check_test_relay": ("测试开锁（会开门）", "Test the lock (opens the gate)"),
+    "check_last": ("最近一次检查", "Last check"),
+    "step_relay": ("门锁继电器有咔嗒声", "Lock relay clicks"),
+    "step_door": ("门磁：开门关门有记录", "Door contact: open and close are seen"),
+    "step_exit_button": ("出门按钮", "Exit button"),
+    "step_reader": ("读卡器 {name}", "Reader {name}"),
+    "step_camera": ("摄像头画面", "Camera frame"),
+    "step_fire_alarm": ("火警输入", "Fire-alarm input"),
+    "repairs_title": ("报修记录", "Repair log"),
+    "repair_new": ("报修", "Report a problem"),
+    "r_device": ("设备", "Device"),
+    "r_problem": ("问题描述", "What is wrong"),
+    "r_photo": ("照片（可选，JPEG/PNG，最大 5 MB）", "Photo (optional, JPEG/PNG, up to 5 MB)"),
+    "r_open": ("未修好", "Open"),
+    "r_closed": ("已修好", "Fixed"),
+    "r_fix": ("维修说明", "What was done"),
+    "r_close": ("标记为已修好", "Mark fixed"),
+    "r_opened_done": ("已报修", "Repair entry opened"),
+    "r_closed_done": ("已标记为修好", "Repair entry closed"),
+    "r_none": ("没有报修记录", "No repair entries"),
+    "r_by": ("报修人", "Reported by"),
+    "users_title": ("账号管理", "Accounts"),
+    "u_add": ("添加或重设账号", "Add or reset an account"),
+    "u_role": ("角色", "Role"),
+    "u_guard": ("门卫", "guard"),
+    "u_admin": ("管理员", "admin"),
+    "u_disable": ("停用", "Disable"),
+    "u_enable": ("启用", "Enable"),
+    "u_disabled": ("已停用", "disabled"),
+    "u_saved": ("账号已保存", "Account saved"),
+    "required": ("必填", "required"),
+    "too_long": ("太长（最多 {n} 个字）", "too long (at most {n} characters)"),
+    "bad_id_number": ("身份证号格式不对", "not a valid ID number"),
+    "bad_phone": ("电话号码格式不对", "not a valid phone number"),
+    "bad_minutes": ("请填 {lo} 到 {hi} 之间的整数", "a whole number from {lo} to {hi}"),
+    "bad_photo_type": ("照片只能是 JPEG 或 PNG", "the photo must be a JPEG or PNG"),
+    "bad_photo_size": ("照片太大（最大 5 MB）", "the photo is too large (5 MB at most)"),
+    "fix_errors": (
+        "请改正标红的项目，什么都没有改变。",
+        "Please fix the marked fields; nothing was changed.",
+    ),
+    "not_found": ("找不到", "Not found"),
+    "language": ("English", "中文"),
+    "time": ("时间", "Time"),
+    "who": ("人员", "Who"),
+    "decision": ("结果", "Decision"),
+    "reason": ("原因", "Reason"),
+    "by": ("操作人", "By"),
+}
+
+TABLES = {"reason": REASONS, "decision": DECISIONS, "kind": KINDS, "mode": MODES}
+
+
+def pick(lang: str) -> str:
+    return lang if lang in LANGUAGES else "zh"
+
+
+class Words:
+    """The words of one language, as templates and code use them."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = pick(lang)
+        self._i = LANGUAGES.index(self.lang)
+
+    def __call__(self, key: str, **values: Any) -> str:
+        pair = WORDS.get(key)
+        text = pair[self._i] if pair else key
+        return text.format(**values) if values else text
+
+    def of(self, table: str, code: str | None) -> str:
+        """A reason, decision, person kind or mode in words; the code itself if unknown."""
+        if not code:
+            return ""
+        pair = TABLES[table].get(code)
+        return pair[self._i] if pair else code.replace("_", " ")

@@ -1,0 +1,235 @@
+"""The live gate view, early-pickup approvals, the blocked-person alarm and manual control."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+
+from edge.console.auth import SESSION_COOKIE
+from edge.console.host import refusal
+from edge.console.i18n import Words
+from edge.console.live import ChildLine, EventView, children_of, describe, shown
+from edge.console.web import (
+    back,
+    console,
+    page_session,
+    render,
+    safe_next,
+    session_of,
+    signed_form,
+    words,
+)
+from edge.guard import GuardAction
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+HEARTBEAT_SECONDS = 15.0
+CONTROL_ACTIONS = ("open", "lockdown", "evacuate", "normal")
+MAX_OPEN_REASON = 200
+
+
+@dataclass(frozen=True, slots=True)
+class PendingView:
+    credential: str
+    who: str
+    children: tuple[ChildLine, ...]
+    waited_minutes: int
+    left_minutes: int
+
+
+def pending_views(request: Request) -> list[PendingView]:
+    host = console(request).host
+    gate, now = host.gate, host.clock.monotonic()
+    limit = host.cfg.gate.approval_minutes * 60
+    out = []
+    for credential, (outcome, since) in sorted(gate.today.pending.items(), key=lambda i: i[1][1]):
+        if now - since > limit:
+            continue  # runs out at the gate's next tick; not approvable any more
+        out.append(
+            PendingView(
+                credential,
+                outcome.person.name or outcome.person.id if outcome.person else credential,
+                children_of(gate.roster, outcome.children),
+                int((now - since) // 60),
+                max(0, int((limit - (now - since)) // 60)),
+            )
+        )
+    return out
+
+
+def views(request: Request, events: list[dict[str, Any]]) -> list[EventView]:
+    host, t = console(request).host, words(request)
+    return [describe(e, host.gate.roster, t, host.cfg.site.tz) for e in events]
+
+
+@router.get("/")
+async def live_page(request: Request) -> Response:
+    session = page_session(request)
+    con = console(request)
+    return render(
+        request,
+        "live.html",
+        session,
+        events=views(request, con.live.recent()),
+        pending=pending_views(request),
+        alarms=views(request, con.live.open_alarms()),
+    )
+
+
+@router.get("/live/pending")
+async def pending_fragment(request: Request) -> Response:
+    session = session_of(request)
+    if session is None:
+        return Response(status_code=401)
+    return render(request, "_pending.html", session, pending=pending_views(request))
+
+
+@router.get("/live/alarms")
+async def alarms_fragment(request: Request) -> Response:
+    session = session_of(request)
+    if session is None:
+        return Response(status_code=401)
+    con = console(request)
+    return render(request, "_alarms.html", session, alarms=views(request, con.live.open_alarms()))
+
+
+@router.get("/live/stream")
+async def stream(request: Request) -> Response:
+    if session_of(request) is None:
+        return Response(status_code=401)
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(_stream(request), media_type="text/event-stream", headers=headers)
+
+
+async def _stream(request: Request) -> AsyncIterator[str]:
+    con, t = console(request), words(request)
+    token = request.cookies.get(SESSION_COOKIE)
+    client = con.live.connect()
+    try:
+        yield "retry: 2000\n\n"
+        while True:
+            try:
+                batch = await asyncio.wait_for(client.queue.get(), HEARTBEAT_SECONDS)
+            except TimeoutError:
+                if con.sessions.get(token) is None:
+                    yield "event: signin\ndata: {}\n\n"
+                    return
+                yield ": ping\n\n"
+                continue
+            if batch is None:
+                return
+            if client.overflowed:
+                yield "event: reload\ndata: {}\n\n"
+                return
+            for event in batch:
+                yield f"event: gate\ndata: {json.dumps(_payload(con, t, event))}\n\n"
+    finally:
+        con.live.disconnect(client)
+
+
+def _payload(con: Any, t: Words, event: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": event["id"], "type": event["type"], "reason": event["reason"]}
+    if shown(event):
+        view = describe(event, con.host.gate.roster, t, con.host.cfg.site.tz)
+        out["html"] = con.templates.get_template("_event.html").render(e=view, t=t)
+    out["alarm"] = event["type"] == "alarm" and event["reason"] == "blocked_person"
+    out["pending"] = event["type"] == "access" or event["reason"] == "no_pending_approval"
+    out["mode"] = event.get("mode") if event["type"] == "mode" else None
+    return out
+
+
+@router.post("/pending/{verb}")
+async def decide_pending(request: Request, verb: str) -> Response:
+    session, form = await signed_form(request)
+    con, t = console(request), words(request)
+    credential = str(form.get("credential") or "")
+    if verb not in ("approve", "refuse") or not credential:
+        return back("/")
+    events = con.host.guard(GuardAction(verb, by=session.user.name, credential=credential))
+    why = refusal(events)
+    if why:
+        con.flash.add(session, "error", t("not_done", why=t.of("reason", "no_pending_approval")))
+    else:
+        con.flash.add(session, "ok", t("approved" if verb == "approve" else "refused_done"))
+    return back("/")
+
+
+@router.post("/alarm/ack")
+async def acknowledge(request: Request) -> Response:
+    session, form = await signed_form(request)
+    event_id = str(form.get("event") or "")[:40]
+    if event_id:
+        console(request).live.ack(event_id)
+        log.info("console: %s acknowledged alarm %s", session.user.name, event_id)
+    return back("/")
+
+
+# --- manual control, each action confirmed on a second page ------------------------------
+
+
+@router.get("/control")
+async def control_page(request: Request) -> Response:
+    session = page_session(request)
+    return render(request, "control.html", session, reason="", error="")
+
+
+def _control_form(form: Any) -> tuple[str, str, str | None]:
+    """(action, reason, problem key)."""
+    action = str(form.get("action") or "")
+    reason = " ".join(str(form.get("reason") or "").split())
+    if action not in CONTROL_ACTIONS:
+        return action, reason, "required"
+    if action == "open" and not reason:
+        return action, reason, "reason_needed"
+    if len(reason) > MAX_OPEN_REASON or not reason.isprintable():
+        return action, reason, "reason_needed"
+    return action, reason, None
+
+
+@router.post("/control")
+async def control_confirm(request: Request) -> Response:
+    session, form = await signed_form(request)
+    action, reason, problem = _control_form(form)
+    if problem:
+        t = words(request)
+        return render(
+            request, "control.html", session, status_code=400, reason=reason, error=t(problem)
+        )
+    return render(
+        request,
+        "confirm.html",
+        session,
+        action=action,
+        reason=reason,
+        then=safe_next(str(form.get("then") or "/control")),
+    )
+
+
+@router.post("/control/confirm")
+async def control_do(request: Request) -> Response:
+    session, form = await signed_form(request)
+    con, t = console(request), words(request)
+    action, reason, problem = _control_form(form)
+    if problem or form.get("confirmed") != "yes":
+        return back("/control")
+    events = con.host.guard(GuardAction(action, by=session.user.name, reason=reason or None))
+    why = refusal(events)
+    if why:
+        con.flash.add(session, "error", t("not_done", why=t.of("reason", _reason_code(events))))
+    elif action == "open":
+        con.flash.add(session, "ok", t("done_open"))
+    else:
+        con.flash.add(session, "ok", t("done_mode", mode=t.of("mode", con.host.gate.mode)))
+    return back(safe_next(str(form.get("then") or "/control")))
+
+
+def _reason_code(events: list[dict[str, Any]]) -> str:
+    return next((e["reason"] for e in events if e["type"] == "system"), "refused")
