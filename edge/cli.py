@@ -17,6 +17,7 @@ from edge.commands.common import CliError
 COMMAND_MODULES = (
     "edge.commands.basic",
     "edge.commands.run",
+    "edge.commands.guard_cli",
     "edge.commands.demo_cmd",
     "edge.commands.passes",
     "edge.commands.collector_cmd",

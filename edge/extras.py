@@ -22,6 +22,10 @@ def start_extras(daemon: Daemon) -> list[tuple[str, Any]]:
         from edge.camera_link import CameraLink
 
         extras.append(("camera", CameraLink(daemon)))
+    if daemon.cfg.console.enabled:
+        from edge.console.server import ConsoleComponent
+
+        extras.append(("console", ConsoleComponent(daemon)))
     # READY=1 once everything above has started, STOPPING=1 before it stops: keep it last.
     extras.append(("watchdog", Watchdog(daemon)))
     return extras

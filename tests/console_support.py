@@ -120,18 +120,20 @@ class DaemonThread:
 
     def __init__(self, daemon: Daemon) -> None:
         self.daemon = daemon
-        self.loop = asyncio.new_event_loop()
+        self.runner = asyncio.Runner()
+        self.loop = self.runner.get_loop()
         self.loop.add_signal_handler = lambda *args: None  # type: ignore[method-assign]
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="daemon", daemon=True)
 
     def _run(self) -> None:
+        # Like asyncio.run: what is still pending when run() returns is cancelled.
         try:
-            self.loop.run_until_complete(self.daemon.run())
+            self.runner.run(self.daemon.run())
         except BaseException as err:
             self.error = err
         finally:
-            self.loop.close()
+            self.runner.close()
 
     def start(self) -> None:
         self.thread.start()
@@ -142,6 +144,13 @@ class DaemonThread:
             return self.daemon.loop is not None and self.loop.is_running()
 
         wait_for(started, 20, "the daemon to start")
+        if self.daemon.cfg.console.enabled:
+            # components are listed once started: the console's sockets are listening then
+            wait_for(
+                lambda: any(name == "console" for name, _ in list(self.daemon.components)),
+                20,
+                "the console to listen",
+            )
 
     def call(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` on the daemon's loop (where its state lives) and return its result."""

@@ -90,6 +90,8 @@ class ConsoleComponent:
 
     def start(self) -> None:
         cfg = self.host.cfg.console
+        # uvicorn's info lines ("Started server process") say nothing the daemon's log does not.
+        logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
         self.console = build_console(self.host)
         app = create_app(self.host, console=self.console)
         try:
