@@ -309,11 +309,11 @@ class Publisher:
                 self.stats.acked += 1
                 self._retry_delay = RETRY_MIN
             else:
-                if not self._refused:
+                if not self._refused:  # one warning and one step of backoff per round
                     log.warning("broker refused event seq %s: %s; will send it again", seq, why)
+                    self._retry_at = time.monotonic() + self._backoff()
                 self._refused.append(seq)
                 self.stats.refused += 1
-                self._retry_at = time.monotonic() + self._backoff()
 
     def _delete_acked(self) -> None:
         if not self._undeleted:
@@ -358,8 +358,9 @@ class Publisher:
         info = self.client.publish(event_topic(self.base, body), body, qos=1)
         if info.rc not in _QUEUED:
             log.warning("publish of event seq %s failed: %s", seq, paho.error_string(info.rc))
+            if not self._refused:
+                self._retry_at = time.monotonic() + self._backoff()
             self._refused.append(seq)
-            self._retry_at = time.monotonic() + self._backoff()
             return False
         self._inflight[info.mid] = seq
         self._cursor = seq

@@ -216,11 +216,18 @@ class Subscriber:
 class Commander:
     """The office side: signs commands, publishes them, collects the replies."""
 
-    def __init__(self, port: int, base: str, key: bytes) -> None:
+    def __init__(
+        self,
+        port: int,
+        base: str,
+        key: bytes,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
         self.base = base
         self.key = key
-        self.replies: dict[bytes, dict[str, Any]] = {}
-        self.sub = Subscriber(port, f"{base}/cmd/+/reply")
+        self.sub = Subscriber(port, f"{base}/cmd/+/reply", username=username, password=password)
         self.client = self.sub.client
 
     def send_raw(
