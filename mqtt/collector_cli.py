@@ -66,7 +66,8 @@ def run(cfg: Config) -> int:
 
 
 def report(cfg: Config, kind: str, day: date, fmt: str) -> str:
-    from mqtt.reports import build_report, render, roster_info
+    from mqtt.report_build import build_report, render
+    from mqtt.reports import roster_info
 
     if cfg.collector is None:
         raise CollectorSetupError("the config has no [collector] section")
