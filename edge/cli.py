@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "edge.commands.guard_cli",
     "edge.commands.demo_cmd",
     "edge.commands.passes",
+    "edge.commands.hwtest",
     "edge.commands.collector_cmd",
     "edge.commands.ops_cli",
     "edge.commands.mqtt_cli",

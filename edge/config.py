@@ -127,6 +127,9 @@ class WiegandReaderConfig(Model):
     type: Literal["wiegand"]
     d0: Pin
     d1: Pin
+    # The reader's frame length, when known: a 34-bit frame cut short after 26 bits
+    # has valid 26-bit parity one time in four; fixing the length makes that a bad read.
+    bits: Literal[26, 34] | None = None
 
 
 class KeyboardReaderConfig(Model):

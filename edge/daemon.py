@@ -99,6 +99,10 @@ class Daemon:
             self.loop.add_signal_handler(sig, self.stopping.set)
         if self.early_signals:
             self.stopping.set()
+        # Readers open their devices (and the FIFO exists) before `started` is logged:
+        # from that event on, a card presented is a card read.
+        self._start_readers()
+        self._start_extras()
         self.record(
             [
                 self.gate.draft(
@@ -109,8 +113,6 @@ class Daemon:
                 )
             ]
         )
-        self._start_readers()
-        self._start_extras()
         self._schedule()
         poll = asyncio.create_task(self._poll_roster())
         try:

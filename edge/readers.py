@@ -39,8 +39,15 @@ def make_reader(
         from drivers.wiegand import GpioWiegandReader
 
         factory = getattr(io, "pin_factory", None)
+        formats = (rc.bits,) if rc.bits else (26, 34)
         return GpioWiegandReader(
-            rc.name, rc.d0, rc.d1, on_read=on_read, on_health=on_health, pin_factory=factory
+            rc.name,
+            rc.d0,
+            rc.d1,
+            on_read=on_read,
+            on_health=on_health,
+            pin_factory=factory,
+            formats=formats,
         )
     if isinstance(rc, KeyboardReaderConfig):
         from drivers.keyboard import KeyboardReader
