@@ -14,7 +14,12 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def check(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "edge.cli", "check-config", str(path)], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "edge.cli", "check-config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_example_config_is_valid() -> None:
@@ -126,8 +131,15 @@ d1 = 99
 
 def test_run_with_bad_config_exits_2_before_touching_files(tmp_path: Path) -> None:
     bad = tmp_path / "c.toml"
-    bad.write_text('[site]\nid = "s"\n[gate]\nid = "g"\nhardware = "robot"\n[store]\npath = "state/gate.db"\n[roster]\npath = "."\n')
-    out = subprocess.run([sys.executable, "-m", "edge.cli", "run", "-c", str(bad)], capture_output=True, text=True, timeout=60)
+    bad.write_text(
+        '[site]\nid = "s"\n[gate]\nid = "g"\nhardware = "robot"\n[store]\npath = "state/gate.db"\n[roster]\npath = "."\n'
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "run", "-c", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2
     assert "gate.hardware" in out.stderr
     assert not (tmp_path / "state").exists()

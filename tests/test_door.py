@@ -57,7 +57,10 @@ def test_forced_open_after_the_grant_window() -> None:
 
 
 def test_forced_open_with_no_grant_at_all() -> None:
-    assert notes(DoorMachine(TIMING).door_changed(True, 1000.0)) == [Reason.OPENED, Reason.FORCED_OPEN]
+    assert notes(DoorMachine(TIMING).door_changed(True, 1000.0)) == [
+        Reason.OPENED,
+        Reason.FORCED_OPEN,
+    ]
 
 
 def test_held_open_warns_then_reports_once() -> None:
@@ -110,10 +113,25 @@ def test_a_second_grant_extends_the_unlock() -> None:
     assert locks(door.tick(8.0)) == [False]
 
 
+def apply(door: DoorMachine, what: str, t: float) -> list[Action]:
+    if what == "unlock":
+        return door.unlock(t)
+    if what in ("open", "close"):
+        return door.door_changed(what == "open", t)
+    if what == "tick":
+        return door.tick(t)
+    if what == "release":
+        return door.release_hold(t)
+    return door.hold() if what == "hold" else door.secure()
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.sampled_from(["unlock", "open", "close", "tick", "hold", "release", "secure"]), st.floats(0, 50)),
+        st.tuples(
+            st.sampled_from(["unlock", "open", "close", "tick", "hold", "release", "secure"]),
+            st.floats(0, 50),
+        ),
         max_size=40,
     )
 )
@@ -124,15 +142,7 @@ def test_invariants_under_any_sequence(steps: list[tuple[str, float]]) -> None:
     released = False
     for what, dt in steps:
         t += dt
-        out: list[Action] = {
-            "unlock": lambda: door.unlock(t),
-            "open": lambda: door.door_changed(True, t),
-            "close": lambda: door.door_changed(False, t),
-            "tick": lambda: door.tick(t),
-            "hold": door.hold,
-            "release": lambda: door.release_hold(t),
-            "secure": door.secure,
-        }[what]()
+        out = apply(door, what, t)
         for cmd in locks(out):
             assert cmd != released, "a lock command must change the lock"
             released = cmd

@@ -66,7 +66,9 @@ class Rig:
     def advance(self, seconds: float) -> list[Draft]:
         out: list[Draft] = []
         target = self.clock.monotonic() + seconds
-        while (wait := self.gate.next_wakeup()) is not None and self.clock.monotonic() + wait <= target:
+        while (
+            wait := self.gate.next_wakeup()
+        ) is not None and self.clock.monotonic() + wait <= target:
             self.clock.advance(wait)
             out += self.gate.tick()
         self.clock.advance(target - self.clock.monotonic())
@@ -85,7 +87,12 @@ def test_lock_is_never_pulsed_at_start(rig: Rig) -> None:
 
 def test_grant_unlocks_then_relocks_after_unlock_seconds(rig: Rig) -> None:
     (event,) = rig.scan("0000000101")
-    assert (event.type, event.decision, event.reason, event.children) == (EventType.ACCESS, Decision.GRANTED, Reason.PICKUP, ("C1",))
+    assert (event.type, event.decision, event.reason, event.children) == (
+        EventType.ACCESS,
+        Decision.GRANTED,
+        Reason.PICKUP,
+        ("C1",),
+    )
     assert rig.lock_levels() == [False, True]
     assert rig.advance(4.9) == [] and rig.lock_levels() == [False, True]
     rig.advance(0.1)
@@ -113,7 +120,9 @@ def test_five_unknowns_lock_the_reader(rig: Rig) -> None:
     for _ in range(5):
         reasons += [e.reason for e in rig.scan("0000999999")]
         rig.clock.advance(1)
-    assert reasons == [Reason.UNKNOWN_CREDENTIAL] * 5 + [Reason.RATE_LIMITED]  # the last: system event
+    assert reasons == [Reason.UNKNOWN_CREDENTIAL] * 5 + [
+        Reason.RATE_LIMITED
+    ]  # the last: system event
     assert rig.scan("0000000201")[0].reason is Reason.RATE_LIMITED  # staff too, at this reader
     assert rig.scan("0000000201", reader="side")[0].reason is Reason.STAFF
     rig.advance(58)  # locked at t=4 (the fifth) for 60 s: still locked at t=63
@@ -124,7 +133,10 @@ def test_five_unknowns_lock_the_reader(rig: Rig) -> None:
 
 def test_blocked_person_raises_an_alarm_naming_the_children(rig: Rig) -> None:
     events = rig.scan("0000000105")
-    assert [(e.type, e.reason) for e in events] == [(EventType.ACCESS, Reason.BLOCKED_PERSON), (EventType.ALARM, Reason.BLOCKED_PERSON)]
+    assert [(e.type, e.reason) for e in events] == [
+        (EventType.ACCESS, Reason.BLOCKED_PERSON),
+        (EventType.ALARM, Reason.BLOCKED_PERSON),
+    ]
     assert events[1].children == ("C2",)
     assert rig.lock_levels() == [False]
 
@@ -136,7 +148,12 @@ def test_early_pickup_then_guard_approval(tmp_path: Path) -> None:
     assert rig.lock_levels() == [False]
     rig.clock.advance(120)
     (approved,) = rig.gate.guard(GuardAction("approve", by="S1", credential="card:0000000101"))
-    assert (approved.decision, approved.reason, approved.approved_by, approved.children) == (Decision.GRANTED, Reason.PICKUP, "S1", ("C1",))
+    assert (approved.decision, approved.reason, approved.approved_by, approved.children) == (
+        Decision.GRANTED,
+        Reason.PICKUP,
+        "S1",
+        ("C1",),
+    )
     assert rig.lock_levels() == [False, True]
     # approved once: a second approval finds nothing pending
     (again,) = rig.gate.guard(GuardAction("approve", by="S1", credential="card:0000000101"))
@@ -169,7 +186,10 @@ def test_exit_button_unlocks(rig: Rig) -> None:
 
 def test_fire_alarm_evacuates_and_holds_until_normal(rig: Rig) -> None:
     events = rig.drive(Input.FIRE_ALARM, True)
-    assert [(e.type, e.reason) for e in events] == [(EventType.ALARM, Reason.FIRE_ALARM), (EventType.MODE, Reason.EVACUATE)]
+    assert [(e.type, e.reason) for e in events] == [
+        (EventType.ALARM, Reason.FIRE_ALARM),
+        (EventType.MODE, Reason.EVACUATE),
+    ]
     assert rig.gate.mode is Mode.EVACUATE and rig.lock_levels() == [False, True]
     assert rig.scan("0000999999")[0].reason is Reason.EVACUATION
     assert rig.advance(3600) == [] and rig.lock_levels() == [False, True]
@@ -190,7 +210,11 @@ def test_lockdown_denies_staff_but_guard_open_opens(rig: Rig) -> None:
     (refused,) = rig.gate.guard(GuardAction("open", by="S1"))
     assert refused.type is EventType.SYSTEM  # an open needs a reason
     (opened,) = rig.gate.guard(GuardAction("open", by="S1", reason="ambulance"))
-    assert (opened.type, opened.reason, opened.detail["why"]) == (EventType.OVERRIDE, Reason.GUARD_OVERRIDE, "ambulance")
+    assert (opened.type, opened.reason, opened.detail["why"]) == (
+        EventType.OVERRIDE,
+        Reason.GUARD_OVERRIDE,
+        "ambulance",
+    )
     assert rig.lock_levels() == [False, True]
 
 
@@ -201,7 +225,9 @@ def test_late_pickup_for_children_dropped_off_and_not_collected(tmp_path: Path) 
     late = [e for e in events if e.type is EventType.LATE_PICKUP]
     assert [(e.children, e.ts.strftime("%H:%M")) for e in late] == [(("C1",), "16:45")]
     more = rig.advance(3600)
-    assert [(e.children, e.ts.strftime("%H:%M")) for e in more if e.type is EventType.LATE_PICKUP] == [(("C2",), "17:05")]
+    assert [
+        (e.children, e.ts.strftime("%H:%M")) for e in more if e.type is EventType.LATE_PICKUP
+    ] == [(("C2",), "17:05")]
 
 
 def test_collected_children_are_not_late(tmp_path: Path) -> None:
@@ -215,7 +241,17 @@ def test_collected_children_are_not_late(tmp_path: Path) -> None:
 
 def test_restore_rebuilds_the_day(tmp_path: Path) -> None:
     rig = Rig(tmp_path)
-    rig.gate.restore([{"ts": "2026-11-24T16:01:00+08:00", "type": "access", "decision": "granted", "reason": "pickup", "children": ["C1"]}])
+    rig.gate.restore(
+        [
+            {
+                "ts": "2026-11-24T16:01:00+08:00",
+                "type": "access",
+                "decision": "granted",
+                "reason": "pickup",
+                "children": ["C1"],
+            }
+        ]
+    )
     assert rig.scan("0000000101")[0].reason is Reason.ALREADY_COLLECTED
 
 

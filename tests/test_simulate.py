@@ -14,7 +14,12 @@ SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 
 
 def simulate(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "edge.cli", "simulate", str(path)], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "edge.cli", "simulate", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def events(path: Path) -> list[dict[str, Any]]:
@@ -88,25 +93,41 @@ def test_same_scenario_same_output() -> None:
 
 def write(tmp_path: Path, body: str) -> Path:
     path = tmp_path / "s.toml"
-    path.write_text(f'roster = "{SCENARIOS / "roster"}"\ndate = "2026-11-24"\ntimezone = "Asia/Shanghai"\n{body}')
+    path.write_text(
+        f'roster = "{SCENARIOS / "roster"}"\ndate = "2026-11-24"\ntimezone = "Asia/Shanghai"\n{body}'
+    )
     return path
 
 
 def test_late_pickups_come_at_the_end_of_grace(tmp_path: Path) -> None:
-    path = write(tmp_path, '[[step]]\nat = "08:00"\nscan = "card:0000000102"\n[[step]]\nat = "16:25"\nscan = "card:0000000102"\n')
+    path = write(
+        tmp_path,
+        '[[step]]\nat = "08:00"\nscan = "card:0000000102"\n[[step]]\nat = "16:25"\nscan = "card:0000000102"\n',
+    )
     got = events(path)
     # C1 (K1) collected at 16:25 with C2? K2 opens 16:20: both collected -> no late pickups
-    assert [brief(e) for e in got] == [("08:00:00", "access", "granted", "dropoff"), ("16:25:00", "access", "granted", "pickup")]
-    path = write(tmp_path, '[[step]]\nat = "08:00"\nscan = "card:0000000102"\n[[step]]\nat = "16:10"\nscan = "card:0000000102"\n')
+    assert [brief(e) for e in got] == [
+        ("08:00:00", "access", "granted", "dropoff"),
+        ("16:25:00", "access", "granted", "pickup"),
+    ]
+    path = write(
+        tmp_path,
+        '[[step]]\nat = "08:00"\nscan = "card:0000000102"\n[[step]]\nat = "16:10"\nscan = "card:0000000102"\n',
+    )
     got = events(path)
     assert [brief(e) for e in got][-1] == ("17:05:00", "late_pickup", "", "late_pickup")
     assert got[-1]["children"] == ["C2"] and got[-1]["detail"]["class_id"] == "K2"
 
 
 def test_config_overrides_and_channel(tmp_path: Path) -> None:
-    path = write(tmp_path, '[config]\nchannel = "side"\n[[step]]\nat = "16:15"\nscan = "card:0000000103"\n')
+    path = write(
+        tmp_path, '[config]\nchannel = "side"\n[[step]]\nat = "16:15"\nscan = "card:0000000103"\n'
+    )
     assert [e["reason"] for e in events(path)] == ["pickup"]
-    path = write(tmp_path, '[config.gate]\nchannel = "main"\n[[step]]\nat = "16:15"\nscan = "card:0000000103"\n')
+    path = write(
+        tmp_path,
+        '[config.gate]\nchannel = "main"\n[[step]]\nat = "16:15"\nscan = "card:0000000103"\n',
+    )
     assert [e["reason"] for e in events(path)] == ["wrong_channel"]
 
 
@@ -129,14 +150,28 @@ def test_guard_visitor_steps(tmp_path: Path) -> None:
         ('[[step]]\nat = "10:00"\n', "step.0", "exactly one of"),
         ('[[step]]\nat = "10:00"\nscan = "card:1"\ndoor = "open"\n', "step.0", "exactly one of"),
         ('[[step]]\nat = "10:00"\ndoor = "ajar"\n', "step.0.door", "'open' or 'closed'"),
-        ('[[step]]\nat = "10:00"\nguard = { action = "dance" }\n', "step.0", "unknown guard action"),
-        ('[[step]]\nat = "10:00"\nraw = { format = "morse", data = "..." }\n', "step.0.raw.format", "wiegand26"),
-        ('[[step]]\nat = "10:00"\nscan = "card:1"\n[[step]]\nat = "09:00"\nscan = "card:1"\n', "(top level)", "before the step before"),
+        (
+            '[[step]]\nat = "10:00"\nguard = { action = "dance" }\n',
+            "step.0",
+            "unknown guard action",
+        ),
+        (
+            '[[step]]\nat = "10:00"\nraw = { format = "morse", data = "..." }\n',
+            "step.0.raw.format",
+            "wiegand26",
+        ),
+        (
+            '[[step]]\nat = "10:00"\nscan = "card:1"\n[[step]]\nat = "09:00"\nscan = "card:1"\n',
+            "(top level)",
+            "before the step before",
+        ),
         ('colour = "red"\n', "colour", "Extra inputs"),
         ('[config]\nunlock_seconds = "soon"\n', "config.gate.unlock_seconds", "valid number"),
     ],
 )
-def test_bad_scenarios_exit_2_with_file_key_message(tmp_path: Path, body: str, key: str, message: str) -> None:
+def test_bad_scenarios_exit_2_with_file_key_message(
+    tmp_path: Path, body: str, key: str, message: str
+) -> None:
     path = write(tmp_path, body)
     out = simulate(path)
     assert out.returncode == 2, out.stdout
