@@ -126,7 +126,7 @@ class Day:
                 ],
             ),
         ]
-        blocked = [b for b in rows(self.roster, "blocked.csv") if b["card"]][0]
+        blocked = next(b for b in rows(self.roster, "blocked.csv") if b["card"])
         steps.append(("16:30", scan(blocked["card"])))
         for hhmm, action in sorted(steps, key=lambda s: s[0]):
             self.sim.advance_to(self.at(hhmm))
