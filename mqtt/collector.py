@@ -94,6 +94,7 @@ class Collector:
         *,
         store: CollectorStore | None = None,
         clock: Callable[[], datetime] = wall_clock,
+        on_failure: Callable[[], None] | None = None,
     ) -> None:
         if cfg.collector is None or cfg.mqtt is None:
             raise ValueError("the collector needs [collector] and [mqtt] in its config")
@@ -116,6 +117,8 @@ class Collector:
         self.queue: queue.SimpleQueue[Message | None] = queue.SimpleQueue()
         self.subscribed = threading.Event()
         self.stopping = threading.Event()
+        self.failed = threading.Event()
+        self.on_failure = on_failure
         self.committed = 0  # messages committed and acknowledged, for tests and the bench
         self._session = 0
         self._writer: threading.Thread | None = None
@@ -187,6 +190,17 @@ class Collector:
         return batch
 
     def _write_loop(self) -> None:
+        try:
+            self._write_batches()
+        except Exception:
+            # Unacknowledged messages come back only on a new connection: stop the whole
+            # collector (the service manager restarts it) rather than stall on a live one.
+            log.critical("the writer failed; stopping the collector", exc_info=True)
+            self.failed.set()
+            if self.on_failure is not None:
+                self.on_failure()
+
+    def _write_batches(self) -> None:
         next_check = time.monotonic() + self.ccfg.check_seconds
         while True:
             batch = self._next_batch()
@@ -286,14 +300,3 @@ class Collector:
         if self._own_store:
             self.store.close()
         log.info("collector stopped after %s messages", self.committed)
-
-
-def run_collector(cfg: Config, stop: threading.Event) -> int:
-    """Run until ``stop`` is set (the CLI sets it on SIGTERM/SIGINT)."""
-    collector = Collector(cfg)
-    collector.start()
-    try:
-        stop.wait()
-    finally:
-        collector.stop()
-    return 0

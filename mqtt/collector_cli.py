@@ -46,7 +46,7 @@ def run(cfg: Config) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    collector = Collector(cfg)
+    collector = Collector(cfg, on_failure=stop.set)
     web = None
     if cfg.collector.web_port:
         from mqtt.office_web import WebServer
@@ -62,7 +62,7 @@ def run(cfg: Config) -> int:
         if web is not None:
             web.stop()
         collector.stop()
-    return 0
+    return 1 if collector.failed.is_set() else 0
 
 
 def report(cfg: Config, kind: str, day: date, fmt: str) -> str:

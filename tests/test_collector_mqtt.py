@@ -180,3 +180,28 @@ def test_two_collectors_share_the_load_on_one_postgresql(
             p.close()
         for c in collectors:
             c.stop()
+
+
+def test_a_writer_that_fails_stops_the_collector_and_loses_nothing(
+    broker: Broker, publisher: Publisher, tmp_path: Path
+) -> None:
+    cfg = office_config(tmp_path, broker.port, str(tmp_path / "office.db"))
+    stopped = threading.Event()
+    broken = Collector(cfg, on_failure=stopped.set)
+
+    def boom(batch: Any) -> bool:
+        raise RuntimeError("disk on fire")
+
+    broken._commit = boom  # type: ignore[method-assign]
+    broken.start()
+    wait_for(broken.subscribed.is_set, 10, "subscriptions")
+    events = gate_events(3)
+    publisher.events(events)
+    wait_for(stopped.is_set, 10, "the failure reported")
+    assert broken.failed.is_set()
+    broken.stop()
+    again = start(cfg)
+    try:
+        wait_for(lambda: again.store.count_events() == 3, 10, "the events, redelivered")
+    finally:
+        again.stop()
