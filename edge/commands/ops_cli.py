@@ -70,7 +70,9 @@ def doctor(args: argparse.Namespace) -> int:
     cfg, _ = doc.load(path)
     if cfg is not None:
         become_store_owner(cfg)
-    probes = doc.Probes(clock=timesync.check, connect=doc.tcp_connect, load_key=_load_key)
+    probes = doc.Probes(
+        clock=timesync.check, connect=doc.tcp_connect, load_key=_load_key, gpiochip=doc.GPIOCHIP
+    )
     checks = doc.run_checks(path, probes)
     for check in checks:
         print(check.line())
