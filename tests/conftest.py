@@ -23,7 +23,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
+def wait_for(
+    condition: Callable[[], object], timeout: float = 10.0, what: str = "condition"
+) -> object:
     """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -43,9 +45,13 @@ def _pause() -> None:
 
 
 def mosquitto_binary() -> str:
-    found = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+    found = shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+    )
     if not found:
-        pytest.fail("mosquitto is not installed: apt-get install mosquitto (make test installs it as root)")
+        pytest.fail(
+            "mosquitto is not installed: apt-get install mosquitto (make test installs it as root)"
+        )
     return found
 
 
@@ -68,7 +74,9 @@ class Broker:
 
     def _accepting(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
-            raise AssertionError(f"mosquitto exited: {(self.workdir / 'mosquitto.log').read_text()[-2000:]}")
+            raise AssertionError(
+                f"mosquitto exited: {(self.workdir / 'mosquitto.log').read_text()[-2000:]}"
+            )
         try:
             with socket.create_connection((self.host, self.port), timeout=0.5):
                 return True
@@ -90,7 +98,10 @@ class Broker:
         self.start()
 
 
+# `user root`: started as root, Mosquitto would switch to the `mosquitto` user, which
+# cannot write its persistence file into the test's private directory.
 DEFAULT_BROKER_CONFIG = """\
+user root
 listener {port} 127.0.0.1
 allow_anonymous true
 persistence true
@@ -103,7 +114,9 @@ max_inflight_messages 0
 @pytest.fixture(scope="session")
 def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     """One broker for the session (anonymous, persistent) for tests that need a plain broker."""
-    broker = Broker("127.0.0.1", free_port(), tmp_path_factory.mktemp("mosquitto"), DEFAULT_BROKER_CONFIG)
+    broker = Broker(
+        "127.0.0.1", free_port(), tmp_path_factory.mktemp("mosquitto"), DEFAULT_BROKER_CONFIG
+    )
     broker.start()
     yield broker
     broker.stop()
