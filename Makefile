@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # Debian packages the tests talk to: a real broker and a real browser.
 TEST_DEBS := mosquitto chromium
 
-.PHONY: demo test bench lint clean venv sysdeps
+.PHONY: demo test bench lint clean venv sysdeps install
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV) || { \
@@ -46,6 +46,12 @@ test: $(STAMP) sysdeps lint
 
 bench: $(STAMP) sysdeps
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# On the gate: sudo make install [ROLE=collector|all] [PREFIX=/opt/kindergate]
+# [INSTALL_FLAGS=--new-key]; DESTDIR=/some/root stages it without touching this machine.
+install:
+	systemd/install.sh $(if $(ROLE),--role '$(ROLE)') $(if $(PREFIX),--prefix '$(PREFIX)') \
+	  $(if $(DESTDIR),--destdir '$(DESTDIR)') $(INSTALL_FLAGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache build *.egg-info
