@@ -52,7 +52,9 @@ SECURITY_HEADERS = [
     ),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
+    # "same-origin", not "no-referrer": with no-referrer a browser sends "Origin: null" on
+    # its own form posts, and the origin check would refuse every one of them.
+    (b"referrer-policy", b"same-origin"),
 ]
 
 

@@ -136,7 +136,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "guardian_of": ("的家长", "guardian of"),
     "unknown_person": ("未知", "Unknown"),
     "card": ("卡", "card"),
-    "waiting_since": ("等待中", "waiting"),
+    "waited": (
+        "已等 {n} 分钟，还可确认 {left} 分钟",
+        "waiting {n} min; {left} min left to approve",
+    ),
     "control_title": ("手动门控", "Manual gate control"),
     "open_gate": ("开门", "Open the gate"),
     "open_reason": ("开门原因（必填）", "Reason (required)"),
@@ -144,6 +147,22 @@ WORDS: dict[str, tuple[str, str]] = {
     "do_lockdown": ("封闭", "Lockdown"),
     "do_evacuate": ("疏散（门保持打开）", "Evacuate (door held open)"),
     "do_normal": ("恢复正常", "Back to normal"),
+    "help_open": (
+        "开一次门，记录原因和操作人。",
+        "Opens once; the reason and your name are recorded.",
+    ),
+    "help_lockdown": (
+        "所有刷卡都被拒绝（教职工也是），只有门卫手动开门。",
+        "Every card is refused, staff too; only a guard's open opens.",
+    ),
+    "help_evacuate": (
+        "门一直打开，直到恢复正常。然后去疏散点名。",
+        "The door is held open until normal; then take the roll call.",
+    ),
+    "help_normal": (
+        "结束封闭或疏散，按规则放行。",
+        "Ends a lockdown or evacuation; the rules decide again.",
+    ),
     "confirm_title": ("请确认", "Please confirm"),
     "confirm": ("确认", "Confirm"),
     "cancel": ("取消", "Cancel"),

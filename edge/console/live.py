@@ -28,10 +28,12 @@ def shown(event: dict[str, Any]) -> bool:
     """Events the guard's live list shows; door open/close and system chatter are left out."""
     if event["type"] == "door":
         return event["reason"] in SHOWN_DOOR
+    if event["type"] == "alarm" and event["reason"] == "blocked_person":
+        return False  # the red banner shows it, beside the denied scan in the list
     return event["type"] in SHOWN_TYPES
 
 
-@dataclass
+@dataclass(eq=False)  # each stream is its own client: hashed by identity
 class Client:
     queue: asyncio.Queue[list[dict[str, Any]] | None] = field(
         default_factory=lambda: asyncio.Queue(QUEUE_SIZE)
