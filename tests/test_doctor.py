@@ -215,3 +215,48 @@ def test_cli_prints_lines_and_exits_1_on_fail(
     monkeypatch.setattr(doctor, "tcp_connect", refused)
     assert main(["doctor", "-c", str(gate)]) == 1
     assert any(line.startswith("FAIL  broker") for line in capsys.readouterr().out.splitlines())
+
+
+def test_as_root_the_commands_become_the_store_owner() -> None:
+    """What root's `backup` makes belongs to the service, and root's checks see what it sees."""
+    import pwd
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    nobody = pwd.getpwnam("nobody")
+    base = Path(tempfile.mkdtemp(prefix="kg-owner-"))  # pytest's own tmp is root's alone
+    try:
+        base.chmod(0o755)
+        cfg = write_config(base)
+        cfg.chmod(0o644)
+        store = make_store(base / "state" / "gate.db")
+        store.record([access(NOW)])
+        store.close()
+        (base / "state" / "backups").mkdir()
+        for path in [base / "state", *(base / "state").iterdir()]:
+            os.chown(path, nobody.pw_uid, nobody.pw_gid)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "edge.cli",
+                "backup",
+                "-c",
+                str(cfg),
+                "--to",
+                str(base / "state" / "backups"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        (copy,) = (base / "state" / "backups").iterdir()
+        assert copy.stat().st_uid == nobody.pw_uid
+    finally:
+        shutil.rmtree(base)

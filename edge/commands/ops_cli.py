@@ -1,8 +1,8 @@
 """doctor, verify-log, backup, purge: keeping an installed gate healthy and its records sound.
 
 Run as root (``sudo kindergate ...``), these commands first become the owner of the
-state directory: a file the service cannot read (a WAL file created by root, say) would
-otherwise stop the daemon at its next start.
+state directory: what they create (a backup, a store) then belongs to the service, and
+"readable by the service" is checked as the service sees it, not as root does.
 """
 
 from __future__ import annotations
