@@ -61,6 +61,20 @@ REASONS: dict[str, tuple[str, str]] = {
     "reader_down": ("读卡器故障", "Reader down"),
     "reader_up": ("读卡器恢复", "Reader back"),
     "roster_loaded": ("名单已更新", "Roster updated"),
+    "not_present": ("人不在园内", "Not on site"),
+    "exit_button_stuck": ("出门按钮卡住", "Exit button stuck"),
+    "bad_reads_suppressed": ("多次读卡失败", "Repeated bad reads"),
+    "roster_rejected": ("名单有误，未更新", "Roster rejected"),
+    "stale": ("远程命令已过期", "Remote command too old"),
+    "replayed": ("远程命令重复", "Remote command replayed"),
+    "malformed": ("远程命令格式错误", "Malformed remote command"),
+    "unknown_command": ("未知的远程命令", "Unknown remote command"),
+    "clock_unsynced": (
+        "系统时间未校准：接走需门卫确认",
+        "Clock not synchronised: pickups need a guard",
+    ),
+    "clock_synced": ("系统时间已校准", "Clock synchronised"),
+    "purge": ("按保存期限清理记录", "Old records purged"),
 }
 
 DECISIONS: dict[str, tuple[str, str]] = {
