@@ -14,9 +14,8 @@ from mqtt.collector_store import open_store
 from tests.collector_support import Publisher, gate_events, office_config
 from tests.conftest import DEFAULT_BROKER_CONFIG, Broker, wait_for
 
-# Mosquitto started as root drops to the user "mosquitto", which cannot write its
-# persistence file into the test's private directory: stay root for these brokers.
-PERSISTENT_BROKER = DEFAULT_BROKER_CONFIG + "user root\n"
+# The default test broker already stays root, so its persistence survives a restart.
+PERSISTENT_BROKER = DEFAULT_BROKER_CONFIG
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
