@@ -98,6 +98,7 @@ class Reason(enum.StrEnum):
     MALFORMED = "malformed"
     UNKNOWN_COMMAND = "unknown_command"
     CLOCK_UNSYNCED = "clock_unsynced"
+    CLOCK_SYNCED = "clock_synced"
     PURGE = "purge"
 
 

@@ -8,7 +8,7 @@ returned, so the lock never waits for the log. The caller records the drafts dur
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -30,6 +30,7 @@ from edge.rules import (
     UnknownLimiter,
     decide,
     decide_pass,
+    hold_for_clock,
     is_school_day,
     late_children,
     late_deadline,
@@ -102,6 +103,8 @@ class Gate:
         self.desk = GuardDesk(self)
         self.pass_key = pass_key  # the site key; without it no QR pass is genuine
         self.revoked_passes: set[str] = set()
+        # Asked before every decision; edge/timesync.py's ClockWatch answers it on a Pi.
+        self.clock_trusted: Callable[[], bool] = lambda: True
         self._apply(self.door.start())
 
     # --- time -----------------------------------------------------------------------
@@ -116,6 +119,9 @@ class Gate:
         return self.today
 
     def draft(self, type_: EventType, reason: Reason | str, **fields: Any) -> Draft:
+        if not self.clock_trusted():
+            # the timestamp itself is in doubt: say so on every event
+            fields["detail"] = {**fields.get("detail", {}), "clock": "unsynced"}
         return Draft(type=type_, reason=reason, ts=self.clock.now(), **fields)
 
     # --- inputs ---------------------------------------------------------------------
@@ -137,14 +143,17 @@ class Gate:
             channel=self.cfg.gate.channel,
             reader_locked=self.limiter.locked(read.reader, t),
             collected=frozenset(day.collected),
+            clock_trusted=self.clock_trusted(),
         )
         scan = Scan(read.credential, read.reader, read.low24)
         if read.credential.startswith(PASS_PREFIX):
             facts = self._pass_facts(read.credential)
-            outcome = decide_pass(scan, facts, self.roster, state, self.clock.now(), self.tz)
+            outcome = hold_for_clock(
+                decide_pass(scan, facts, self.roster, state, self.clock.now(), self.tz), state
+            )
             extra = {"detail": {"pass_id": facts.pass_id}} if facts.pass_id else {}
             return self._act_on(outcome, read.reader, t, **extra)
-        outcome = decide(scan, self.roster, state, self.clock.now(), self.tz)
+        outcome = hold_for_clock(decide(scan, self.roster, state, self.clock.now(), self.tz), state)
         return self._act_on(outcome, read.reader, t)
 
     def _pass_facts(self, credential: str) -> PassFacts:

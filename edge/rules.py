@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from edge.events import Decision, Person, Reason
@@ -36,6 +36,7 @@ class GateState:
     channel: str = "main"
     reader_locked: bool = False
     collected: Set[str] = frozenset()  # children collected today
+    clock_trusted: bool = True  # False: no time sync since boot and no RTC
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,17 @@ class Outcome:
 
 
 GRANTED_CHILD = {Reason.DROPOFF, Reason.PICKUP}
+# Outcomes that rest on the date or the time of day. With an untrusted clock a guard
+# looks instead: a wrong clock must neither let a child go early nor turn a parent away.
+CLOCK_BOUND = {
+    Reason.PICKUP,
+    Reason.DELEGATE,
+    Reason.OUTSIDE_WINDOW,
+    Reason.NOT_SCHOOL_DAY,
+    Reason.EXPIRED,
+    Reason.WRONG_DATE,
+    Reason.ALREADY_COLLECTED,
+}
 PASS_PREFIX = "qr:KG1."  # a signed one-time pass (edge/passes.py)
 
 
@@ -201,6 +213,13 @@ def decide(scan: Scan, roster: Roster, state: GateState, now: datetime, tz: tzin
             kids,
         )
     return _combine(person, shown, per_child)
+
+
+def hold_for_clock(outcome: Outcome, state: GateState) -> Outcome:
+    """With an untrusted clock, an outcome that depends on the time needs a guard."""
+    if state.clock_trusted or outcome.reason not in CLOCK_BOUND:
+        return outcome
+    return replace(outcome, decision=Decision.NEEDS_APPROVAL, reason=Reason.CLOCK_UNSYNCED)
 
 
 def who_id(who: Guardian | Staff | Child | None) -> str:

@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 TIMESYNCD_FLAG = Path("/run/systemd/timesync/synchronized")
 RTC_CLASS = Path("/sys/class/rtc")
 CHECK_SECONDS = 60.0
-CLOCK_SYNCED = "clock_synced"  # the reason of the event that ends a `clock_unsynced`
 
 TIME_ERROR = 5  # adjtimex's return when the clock is not synchronised
 STA_UNSYNC = 0x0040
@@ -205,6 +204,7 @@ class ClockWatch:
         loop = self.daemon.loop
         if loop is None:
             raise RuntimeError("the clock watch must be started on the daemon's running loop")
+        self.daemon.gate.clock_trusted = self.trusted
         self._task = loop.create_task(self._watch())
 
     def stop(self) -> None:
@@ -228,7 +228,7 @@ class ClockWatch:
             return
         if status.trusted:
             log.info("clock synchronised: %s", status.describe())
-            reason: str = CLOCK_SYNCED
+            reason = Reason.CLOCK_SYNCED
         else:
             log.warning("clock not trusted, pickups need a guard: %s", status.describe())
             reason = Reason.CLOCK_UNSYNCED

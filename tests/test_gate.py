@@ -260,3 +260,19 @@ def test_lockdown_stays_through_mode_changes(rig: Rig) -> None:
     assert rig.gate.set_mode(Mode.LOCKDOWN, by="x") == []
     rig.gate.set_mode(Mode.EVACUATE, by="x")
     assert rig.lock_levels() == [False, True]
+
+
+def test_untrusted_clock_sends_time_bound_decisions_to_a_guard(rig: Rig) -> None:
+    rig.gate.clock_trusted = lambda: False
+    (event,) = rig.scan("0000000101")  # would be a pickup at 16:05
+    assert (event.decision, event.reason) == (Decision.NEEDS_APPROVAL, Reason.CLOCK_UNSYNCED)
+    assert event.detail["clock"] == "unsynced"
+    assert rig.lock_levels() == [False]
+    assert rig.scan("0000000201")[0].reason is Reason.STAFF  # staff do not depend on the time
+    (approved,) = rig.gate.guard(GuardAction("approve", by="S1", credential="card:0000000101"))
+    assert (approved.decision, approved.reason, approved.approved_by) == (
+        Decision.GRANTED,
+        Reason.PICKUP,
+        "S1",
+    )
+    assert rig.lock_levels() == [False, True]

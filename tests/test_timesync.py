@@ -12,7 +12,6 @@ import pytest
 
 from edge.events import Draft, EventType, Reason
 from edge.timesync import (
-    CLOCK_SYNCED,
     STA_UNSYNC,
     TIME_ERROR,
     ClockStatus,
@@ -167,7 +166,7 @@ def test_the_watch_records_each_change_of_trust() -> None:
     watch.update(SYNCED)
     assert [(d.type, d.reason) for d in daemon.recorded] == [
         (EventType.SYSTEM, Reason.CLOCK_UNSYNCED),
-        (EventType.SYSTEM, CLOCK_SYNCED),
+        (EventType.SYSTEM, Reason.CLOCK_SYNCED),
     ]
     assert daemon.recorded[0].detail == {
         "state": "unsynced",
