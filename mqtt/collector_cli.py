@@ -39,6 +39,7 @@ def collector_events(cfg: Config, since: datetime | None) -> Iterator[dict[str, 
 
 def run(cfg: Config) -> int:
     """The collector in the foreground, and the office page when ``web_port`` is set."""
+    from edge.notify import Notifier, watchdog_interval
     from mqtt.collector import Collector
 
     require_collector(cfg)
@@ -52,13 +53,19 @@ def run(cfg: Config) -> int:
         from mqtt.office_web import WebServer
 
         web = WebServer(cfg, cfg.collector.web_host, cfg.collector.web_port)
+    notifier = Notifier()
     collector.start()
     try:
         if web is not None:
             web.start()
         log.info("collector running; stop with SIGTERM")
-        stop.wait()
+        notifier.ready("collecting")
+        # Under systemd's watchdog: ping while the writer lives (a dead writer sets `stop`).
+        interval = watchdog_interval()
+        while not stop.wait(interval):
+            notifier.watchdog()
     finally:
+        notifier.stopping()
         if web is not None:
             web.stop()
         collector.stop()
