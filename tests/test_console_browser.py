@@ -155,6 +155,22 @@ def test_approve_an_early_pickup_from_the_live_view(page: Any, gate: LiveGate) -
     page.wait_for_selector("#alarms .alarm", state="detached")
 
 
+def test_an_alarm_and_a_waiting_pickup_reach_every_page(page: Any, gate: LiveGate) -> None:
+    sign_in(page)
+    page.goto("/visitors/new")
+    page.fill("input[name=name]", "typing, not to be lost")
+    page.wait_for_selector("body[data-stream=open]")  # this page's stream is connected
+    blocked = next(b for b in gate.daemon.roster.blocked if b.card)
+    guardian = school_guardian(gate.daemon.roster)
+    gate.scan(blocked.card)
+    gate.scan(guardian.card)
+    page.locator("#alarms .alarm", has_text=blocked.name).wait_for()
+    page.locator("#pending-banner:not([hidden])").wait_for()
+    assert page.input_value("input[name=name]") == "typing, not to be lost"
+    page.click("#pending-banner")
+    page.locator(f"#pending .pending-card[data-credential='{guardian.card}']").wait_for()
+
+
 def test_manual_open_is_confirmed_first(page: Any, gate: LiveGate) -> None:
     sign_in(page)
     page.goto("/control")

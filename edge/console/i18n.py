@@ -141,6 +141,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "sound_off": ("关闭声音", "Sound off"),
     "live_title": ("实时刷卡", "Scans as they happen"),
     "pending_title": ("等待确认的提前接走", "Early pickups waiting"),
+    "pending_banner": ("{n} 个提前接走等待确认 →", "{n} early pickup(s) waiting →"),
     "no_pending": ("没有等待确认的提前接走", "No early pickup waiting"),
     "approve": ("同意接走", "Approve"),
     "refuse": ("拒绝", "Refuse"),

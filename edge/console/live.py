@@ -186,6 +186,11 @@ def _note(event: dict[str, Any]) -> str:
     return ""
 
 
+def alarm_views(host: GateHost, live: Live, words: Words) -> list[EventView]:
+    """The open blocked-person alarms, as the red banner on every page shows them."""
+    return [describe(e, host.gate.roster, words, host.cfg.site.tz) for e in live.open_alarms()]
+
+
 def describe(event: dict[str, Any], roster: Roster, words: Words, tz: Any) -> EventView:
     person = event.get("person") or {}
     ts = datetime.fromisoformat(event["ts"]).astimezone(tz)

@@ -80,7 +80,6 @@ async def live_page(request: Request) -> Response:
         session,
         events=views(request, con.live.recent()),
         pending=pending_views(request),
-        alarms=views(request, con.live.open_alarms()),
     )
 
 
@@ -97,8 +96,7 @@ async def alarms_fragment(request: Request) -> Response:
     session = session_of(request)
     if session is None:
         return Response(status_code=401)
-    con = console(request)
-    return render(request, "_alarms.html", session, alarms=views(request, con.live.open_alarms()))
+    return render(request, "_alarms.html", session)
 
 
 @router.get("/live/stream")
@@ -136,13 +134,21 @@ async def _stream(request: Request) -> AsyncIterator[str]:
 
 
 def _payload(con: Any, t: Words, event: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": event["id"], "type": event["type"], "reason": event["reason"]}
+    out: dict[str, Any] = {
+        "id": event["id"],
+        "type": event["type"],
+        "reason": event["reason"],
+        "decision": event.get("decision"),
+    }
     if shown(event):
         view = describe(event, con.host.gate.roster, t, con.host.cfg.site.tz)
         out["html"] = con.templates.get_template("_event.html").render(e=view, t=t)
     out["alarm"] = event["type"] == "alarm" and event["reason"] == "blocked_person"
     out["pending"] = event["type"] == "access" or event["reason"] == "no_pending_approval"
     out["mode"] = event.get("mode") if event["type"] == "mode" else None
+    if out["mode"]:
+        out["mode_words"] = t.of("mode", out["mode"])
+    out["pending_count"] = len(con.host.gate.today.pending)
     return out
 
 

@@ -17,6 +17,7 @@ from starlette.datastructures import FormData
 
 from edge.console.auth import LANG_COOKIE, LOGIN_COOKIE, SESSION_COOKIE, Session
 from edge.console.i18n import Words, pick
+from edge.console.live import alarm_views
 
 if TYPE_CHECKING:
     from edge.console.app import Console
@@ -126,14 +127,17 @@ def render(
     **context: Any,
 ) -> HTMLResponse:
     con = console(request)
+    t = words(request)
     ctx = {
-        "t": words(request),
+        "t": t,
         "session": session,
         "csrf": session.csrf if session else "",
         "flashes": con.flash.take(session),
         "gate": con.host.status() if session else {},
         "check_done": con.checks.done_today(),
         "overdue": len(con.visitors.overdue()) if session else 0,
+        "alarms": alarm_views(con.host, con.live, t) if session else [],
+        "pending_count": len(con.host.gate.today.pending) if session else 0,
         "path": request.url.path,
         **context,
     }

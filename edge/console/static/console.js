@@ -61,29 +61,51 @@
     while (list.children.length > MAX_ROWS) list.lastElementChild.remove();
   }
 
+  function showPending(count) {
+    const banner = document.getElementById("pending-banner");
+    if (!banner || document.body.dataset.page === "live") return;
+    banner.textContent = banner.dataset.text.replace("{n}", count);
+    banner.hidden = count === 0;
+  }
+
+  function showMode(mode, words) {
+    if (document.body.dataset.page === "live") { window.location.reload(); return; }
+    // Elsewhere a reload could lose what the guard is typing: update the badge only.
+    const pill = document.getElementById("mode");
+    if (!pill) return;
+    pill.textContent = pill.dataset.label + ": " + words;
+    pill.className = "pill mode-" + mode;
+  }
+
   function setupLive() {
-    if (document.body.dataset.page !== "live" || !window.EventSource) return;
+    // Every signed-in page listens, so an alarm is seen whatever page the guard is on.
+    if (document.body.dataset.live !== "1" || !window.EventSource) return;
+    const onLivePage = document.body.dataset.page === "live";
     const dot = document.getElementById("live-state");
     const source = new EventSource("/live/stream");
     let broken = false;
     source.onopen = () => {
+      document.body.dataset.stream = "open";
       if (dot) dot.classList.add("live");
-      if (broken) window.location.reload(); // events were missed while away
+      if (broken && onLivePage) window.location.reload(); // events were missed while away
     };
     source.onerror = () => {
+      document.body.dataset.stream = "closed";
       broken = true;
       if (dot) dot.classList.remove("live");
     };
     source.addEventListener("gate", (message) => {
       const data = JSON.parse(message.data);
-      if (data.html) addRow(data.html);
       if (data.alarm) { refresh("/live/alarms", "alarms"); beep(6); }
-      else if (data.reason === "early_pickup") beep(2);
+      else if (data.decision === "needs_approval") beep(2);
+      if (data.mode) showMode(data.mode, data.mode_words);
+      showPending(data.pending_count);
+      if (!onLivePage) return;
+      if (data.html) addRow(data.html);
       if (data.pending) refresh("/live/pending", "pending");
-      if (data.mode) window.location.reload();
     });
     source.addEventListener("signin", () => { window.location.href = "/login"; });
-    source.addEventListener("reload", () => { window.location.reload(); });
+    source.addEventListener("reload", () => { if (onLivePage) window.location.reload(); });
   }
 
   function setupPrint() {
