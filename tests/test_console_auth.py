@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 
 from edge.console.auth import ADDRESS_FAILURES, USER_FAILURES
 from tests.console_support import (
@@ -269,3 +270,12 @@ def test_the_language_switch_is_a_checked_post(gate: ConsoleGate) -> None:
     assert gate.client.post("/lang", data={"csrf": token, "next": "/"}).status_code == 303
     page = gate.client.get("/").text
     assert "实时" in page and "等待确认的提前接走" in page
+
+
+def test_an_old_weaker_hash_is_upgraded_at_sign_in(gate: ConsoleGate) -> None:
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash("975310")
+    gate.console.users.save("old", "guard", weak)
+    assert _try(gate, "old", "975310") == 303
+    with gate.daemon.store.transaction() as db:
+        (digest,) = db.execute("SELECT hash FROM console_users WHERE name = 'old'").fetchone()
+    assert digest != weak and "m=19456,t=2,p=1" in digest

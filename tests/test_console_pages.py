@@ -300,3 +300,13 @@ def test_the_local_api_needs_the_unix_socket(gate: ConsoleGate) -> None:
     assert gate.client.get("/local/status").status_code == 404
     assert gate.client.post("/local/guard", json={"action": "evacuate"}).status_code == 404
     assert str(gate.daemon.gate.mode) == "normal"
+
+
+def test_what_people_type_is_shown_as_text_never_as_markup(gate: ConsoleGate) -> None:
+    csrf = sign_in(gate.client)
+    markup = "<img src=x onerror=alert(1)>"
+    assert post(gate, "/visitors", csrf, **visitor_form(name=markup)).status_code == 303
+    for page in ("/visitors", "/"):
+        text = gate.client.get(page).text
+        assert markup not in text
+        assert "&lt;img src=x onerror=alert(1)&gt;" in text

@@ -59,6 +59,15 @@ def check_secret(stored_hash: str | None, secret: str) -> bool:
         return False
 
 
+def hash_secret(secret: str) -> str:
+    """An argon2id hash of a PIN or password; slow on purpose, so call it off the loop."""
+    return hasher().hash(secret)
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    return hasher().check_needs_rehash(stored_hash)
+
+
 def validate_new_account(name: str, role: str, secret: str) -> None:
     if not _NAME.match(name):
         raise AuthError("name: 2-32 letters, digits, '.', '-' or '_'")
@@ -85,9 +94,15 @@ class Users:
         self.now = now
 
     def add(self, name: str, role: str, secret: str) -> None:
-        """Create an account, or set a new role and secret for an existing one."""
+        """Create an account, or set a new role and secret for an existing one.
+
+        Hashes on the calling thread: on the daemon's loop use ``hash_secret`` in a worker
+        thread and then ``save``.
+        """
         validate_new_account(name, role, secret)
-        digest = hasher().hash(secret)
+        self.save(name, role, hash_secret(secret))
+
+    def save(self, name: str, role: str, digest: str) -> None:
         with self.store.transaction() as db:
             db.execute(
                 "INSERT INTO console_users (name, role, hash, created_at) VALUES (?, ?, ?, ?) "
@@ -107,13 +122,9 @@ class Users:
             return None
         return User(row[0], row[1], bool(row[2])), row[3]
 
-    def rehash_if_needed(self, name: str, stored_hash: str, secret: str) -> None:
-        if not hasher().check_needs_rehash(stored_hash):
-            return
+    def set_hash(self, name: str, digest: str) -> None:
         with self.store.transaction() as db:
-            db.execute(
-                "UPDATE console_users SET hash = ? WHERE name = ?", (hasher().hash(secret), name)
-            )
+            db.execute("UPDATE console_users SET hash = ? WHERE name = ?", (digest, name))
 
     def all(self) -> list[User]:
         with self.store.transaction() as db:

@@ -15,6 +15,8 @@ from edge.console.auth import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
     check_secret,
+    hash_secret,
+    needs_rehash,
 )
 from edge.console.web import (
     back,
@@ -88,7 +90,8 @@ async def login(request: Request) -> Response:
     user, stored = found
     con.user_lock.success(f"user:{name}")
     con.addr_lock.success(f"addr:{address}")
-    con.users.rehash_if_needed(name, stored, secret)
+    if needs_rehash(stored):  # the hash parameters were raised since this PIN was set
+        con.users.set_hash(name, await asyncio.to_thread(hash_secret, secret))
     token, _ = con.sessions.create(user)
     log.info("console: %s signed in from %s", name, address)
     target = safe_next(str(form.get("next") or "/"))
