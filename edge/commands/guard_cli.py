@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -102,6 +103,8 @@ def _call(cfg: Any, action: str, body: dict[str, Any]) -> dict[str, Any]:
     from edge.console.server import socket_path
 
     path = socket_path(cfg.store.path)
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise CliError(f"{path}: permission denied; run this as the gate's service user", 1)
     transport = httpx.HTTPTransport(uds=str(path))
     try:
         with httpx.Client(
@@ -136,11 +139,14 @@ def _read_secret(args: argparse.Namespace) -> str:
 
 
 def add_user(args: argparse.Namespace) -> int:
+    from edge.commands.ops_cli import become_store_owner
     from edge.console.auth import AuthError, Users, validate_new_account
     from edge.store import Store
 
     cfg = config_or_exit(args.config)
     secret = _read_secret(args)
+    # root writes as the service, so a store it creates here stays the daemon's to open
+    become_store_owner(cfg)
     try:
         validate_new_account(args.name, args.role, secret)
     except AuthError as err:
