@@ -191,7 +191,7 @@ WORDS: dict[str, tuple[str, str]] = {
         "Start an evacuation? The door is held open.",
     ),
     "confirm_normal": ("恢复正常？", "Return to normal?"),
-    "done_open": ("门已打开", "Gate opened"),
+    "done_open": ("门锁已打开", "Gate opened"),
     "done_mode": ("状态已切换：{mode}", "Mode is now: {mode}"),
     "not_done": ("未执行：{why}", "Not done: {why}"),
     "visitors_title": ("在园访客", "Visitors on site"),
