@@ -9,10 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from edge.commands.common import CliError, config_or_exit
+from edge.commands.common import CliError, config_or_exit, roster_or_exit
 from edge.events import dumps
-from edge.roster import RosterError
-from edge.roster_load import load_roster
 from edge.store import Store
 
 
@@ -53,12 +51,7 @@ def check_config(args: argparse.Namespace) -> int:
 
 
 def roster_check(args: argparse.Namespace) -> int:
-    try:
-        roster = load_roster(args.dir)
-    except RosterError as err:
-        raise CliError("\n".join(err.problems)) from None
-    for warning in roster.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+    roster = roster_or_exit(args.dir)
     print(
         f"{args.dir}: ok ({len(roster.classes)} classes, {len(roster.children)} children, {len(roster.guardians)} guardians, {len(roster.staff)} staff)"
     )
@@ -67,12 +60,7 @@ def roster_check(args: argparse.Namespace) -> int:
 
 def roster_import(args: argparse.Namespace) -> int:
     cfg = config_or_exit(args.config)
-    try:
-        roster = load_roster(args.dir)
-    except RosterError as err:
-        raise CliError("\n".join(err.problems)) from None
-    for warning in roster.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+    roster = roster_or_exit(args.dir)
     store = Store(cfg.store.path, site=cfg.site.id, gate=cfg.gate.id)
     try:
         version, changed = store.roster_save(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 from edge.config import Config, ConfigError, load_config
+from edge.roster import Roster, RosterError
 
 
 class CliError(Exception):
@@ -19,3 +23,16 @@ def config_or_exit(path: str) -> Config:
         return load_config(path)
     except ConfigError as err:
         raise CliError("\n".join(err.problems)) from None
+
+
+def roster_or_exit(folder: str | Path, *, prefix: str = "") -> Roster:
+    """The roster in ``folder``, its warnings on stderr, or every bad row as a CliError."""
+    from edge.roster_load import load_roster
+
+    try:
+        roster = load_roster(folder)
+    except RosterError as err:
+        raise CliError("\n".join(f"{prefix}{p}" for p in err.problems)) from None
+    for warning in roster.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return roster

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from edge.commands.common import CliError, config_or_exit
+from edge.commands.common import config_or_exit, roster_or_exit
 
 
 def register(sub: Any) -> None:
@@ -18,16 +18,11 @@ def register(sub: Any) -> None:
 
 def demo(args: argparse.Namespace) -> int:
     from edge.demo import DEMO_DAY, run_demo, summary
-    from edge.roster import RosterError
-    from edge.roster_load import load_roster
     from edge.timeline import print_summary, print_timeline
 
     cfg = config_or_exit(args.config)
     cfg = cfg.model_copy(update={"store": cfg.store.model_copy(update={"path": ":memory:"})})
-    try:
-        roster = load_roster(cfg.roster.path)
-    except RosterError as err:
-        raise CliError("\n".join(f"roster: {p}" for p in err.problems)) from None
+    roster = roster_or_exit(cfg.roster.path, prefix="roster: ")
     print(
         f"KinderGate demo: {cfg.site.name or cfg.site.id}, gate {cfg.gate.id} (channel {cfg.gate.channel}), {DEMO_DAY:%A %Y-%m-%d}, simulated hardware"
     )

@@ -7,7 +7,7 @@ import datetime as dt
 import secrets
 from typing import Any
 
-from edge.commands.common import CliError, config_or_exit
+from edge.commands.common import CliError, config_or_exit, roster_or_exit
 
 
 def register(sub: Any) -> None:
@@ -31,8 +31,6 @@ def register(sub: Any) -> None:
 
 def pass_issue(args: argparse.Namespace) -> int:
     from edge.passes import issue_pass, render_pass_pdf, render_pass_png
-    from edge.roster import RosterError
-    from edge.roster_load import load_roster
     from mqtt.signing import KeyFileError, load_key
 
     cfg = config_or_exit(args.config)
@@ -43,10 +41,7 @@ def pass_issue(args: argparse.Namespace) -> int:
     if args.kind == "delegate" and not args.child:
         raise CliError("--child: a delegate's pass names the child it collects")
     if args.child:
-        try:
-            roster = load_roster(cfg.roster.path)
-        except RosterError as err:
-            raise CliError("\n".join(f"roster: {p}" for p in err.problems)) from None
+        roster = roster_or_exit(cfg.roster.path, prefix="roster: ")
         if args.child not in roster.children:
             raise CliError(f"--child: no child {args.child!r} in the roster")
     try:
