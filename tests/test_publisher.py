@@ -58,6 +58,8 @@ def test_events_arrive_in_order_on_their_type_topic_and_leave_the_outbox(
 
 def test_online_status_and_state_are_retained(mosquitto: Broker, gate: GateHarness) -> None:
     gate.scan_and_wait(STAFF)
+    # once the event is acknowledged, status and state (sent before it) are at the broker
+    wait_for(lambda: outbox_depth(gate.db_path) == 0, what="the scan acknowledged")
     # a subscriber that comes later still finds both, retained
     late = Subscriber(mosquitto.port, f"{gate.base}/#")
     try:
