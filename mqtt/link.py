@@ -113,17 +113,16 @@ class GateLink:
         self._want_state()
 
     def _want_state(self) -> None:
-        """Refresh the state soon: now, unless it was refreshed less than a moment ago.
+        """Refresh the state soon: at once, unless it was refreshed a moment ago.
 
         A burst of scans must not turn into a status query (an outbox count) per scan.
         """
         loop = self.daemon.loop
         if loop is None:
             return
-        due = self._last_refresh + STATE_MIN_GAP_SECONDS
-        if loop.time() >= due:
-            self.refresh_state()
-        elif self._state_timer is None or self._state_timer.when() > due:
+        # never inline: the listener runs inside the scan's decide-and-store
+        due = max(loop.time(), self._last_refresh + STATE_MIN_GAP_SECONDS)
+        if self._state_timer is None or self._state_timer.when() > due:
             self._reschedule(due)
 
     def _reschedule(self, when: float) -> None:

@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 1.0
 BATCH = 500
+DELETE_BATCH = 128
 RETRY_MIN, RETRY_MAX = 0.5, 60.0
 _TYPE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _QUEUED = (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN)
@@ -117,6 +118,27 @@ def event_topic(base: str, body: str) -> str:
     return f"{base}/event/{kind if isinstance(kind, str) and _TYPE.match(kind) else 'unknown'}"
 
 
+def runs(seqs: list[int]) -> list[tuple[int, int]]:
+    """Sorted seqs as runs of consecutive numbers: [1, 2, 3, 7] -> [(1, 3), (7, 7)]."""
+    out: list[tuple[int, int]] = []
+    for seq in sorted(seqs):
+        if out and seq == out[-1][1] + 1:
+            out[-1] = (out[-1][0], seq)
+        else:
+            out.append((seq, seq))
+    return out
+
+
+def delete_rows(outbox: Store, seqs: list[int]) -> None:
+    """Delete acknowledged outbox rows, one statement per run of consecutive seqs.
+
+    Acks arrive in order, so a drain's batch is nearly always one run; a DELETE per row
+    cost more than the publishing itself. Only seqs that were acknowledged are in a run.
+    """
+    with outbox.transaction() as db:
+        db.executemany("DELETE FROM outbox WHERE seq BETWEEN ? AND ?", runs(seqs))
+
+
 class Publisher:
     def __init__(
         self,
@@ -151,6 +173,7 @@ class Publisher:
         self._undeleted: list[int] = []
         self._delete_streak = 0
         self._cursor = 0
+        self._backlog = False  # the last fill stopped at a full window, not an empty outbox
         self._refused: list[int] = []
         self._rewind = False
         self._retry_at = 0.0
@@ -181,6 +204,9 @@ class Publisher:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+            if not self._thread.is_alive():  # the drain is over: its bookkeeping is ours
+                self._take_acks()
+                self._delete_acked()
         if self.connected:
             # A clean DISCONNECT suppresses the will, so say it ourselves.
             info = self.client.publish(f"{self.base}/status", "offline", qos=1, retain=True)
@@ -286,7 +312,10 @@ class Publisher:
 
     def _step(self) -> None:
         self._take_acks()
-        self._delete_acked()
+        # One DELETE transaction per PUBACK would cost a commit per event: batch them,
+        # and flush whatever is left whenever nothing is in flight.
+        if len(self._undeleted) >= min(DELETE_BATCH, self._limit // 2) or not self._inflight:
+            self._delete_acked()
         if not self.connected:
             return
         self._send_others()
@@ -319,7 +348,7 @@ class Publisher:
         if not self._undeleted:
             return
         try:
-            self.outbox.outbox_done(self._undeleted)
+            delete_rows(self.outbox, self._undeleted)
         except Exception as err:
             # A full disk, a long lock: keep the seqs for the next round and go on sending.
             # The rows stay in the outbox, so a restart now only publishes them twice.
@@ -343,12 +372,19 @@ class Publisher:
             self._state_sent = state
 
     def _fill(self) -> None:
+        # While draining a backlog, refill in chunks, not one row per PUBACK: a query per
+        # event would halve the rate. New events trickling in go out at once.
+        room = self._limit - len(self._inflight)
+        if self._backlog and room < max(1, self._limit // 4):
+            return
         while not self._stop.is_set():
             room = self._limit - len(self._inflight)
             if room <= 0:
+                self._backlog = True
                 return
             rows = self.outbox.outbox_batch(min(room, BATCH), after=self._cursor)
             if not rows:
+                self._backlog = False
                 return
             for seq, body in rows:
                 if not self._publish_row(seq, body):

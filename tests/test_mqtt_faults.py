@@ -220,16 +220,17 @@ def test_acks_that_cannot_be_deleted_are_retried_and_nothing_is_lost(
     fail a DELETE, which frees pages) and then work again."""
     assert gate.link is not None and gate.link.publisher is not None
     publisher = gate.link.publisher
-    real = publisher.outbox.outbox_done
+    assert publisher.outbox is not gate.daemon.store  # its own connection, deletes only
+    real = publisher.outbox.transaction
     failures = {"left": 5}
 
-    def flaky(seqs: Any) -> None:
+    def flaky() -> Any:
         if failures["left"]:
             failures["left"] -= 1
             raise sqlite3.OperationalError("database or disk is full")
-        real(seqs)
+        return real()
 
-    monkeypatch.setattr(publisher.outbox, "outbox_done", flaky)
+    monkeypatch.setattr(publisher.outbox, "transaction", flaky)
     for n in range(100):
         gate.scan(card(n))
     wait_for(lambda: len(gate.stored()) >= 100, what="scans decided")
