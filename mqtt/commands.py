@@ -23,6 +23,7 @@ import asyncio
 import json
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -115,7 +116,8 @@ class CommandHandler:
         self._key = key
         self.nonces = nonces
         self.base = publisher.base
-        self._pending = 0
+        self._pending = 0  # handed to the loop, not yet started there
+        self._pending_lock = threading.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._limiter = BadReadLimiter(limit=30, window=60.0)
         self.roster_lock = asyncio.Lock()
@@ -131,19 +133,24 @@ class CommandHandler:
     def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
         name = msg.topic.rsplit("/", 1)[-1]
         loop = self.daemon.loop
-        if loop is None or self._pending >= MAX_PENDING:
-            log.warning("command %.64s dropped: the gate is busy or stopping", name)
-            return
-        self._pending += 1  # only a bound, so an unlocked count across threads is enough
+        with self._pending_lock:
+            if loop is None or self._pending >= MAX_PENDING:
+                log.warning("command %.64s dropped: the gate is busy or stopping", name)
+                return
+            self._pending += 1
         try:
             loop.call_soon_threadsafe(self._start, incoming(name, msg))
         except RuntimeError:
-            self._pending -= 1  # the loop closed under us: shutting down
+            self._done_pending()  # the loop closed under us: shutting down
+
+    def _done_pending(self) -> None:
+        with self._pending_lock:
+            self._pending -= 1
 
     # --- the daemon's loop ----------------------------------------------------------------
 
     def _start(self, inc: Incoming) -> None:
-        self._pending -= 1
+        self._done_pending()
         task = asyncio.get_running_loop().create_task(self.handle(inc))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -19,8 +19,9 @@ import paho.mqtt.client as paho
 from edge.events import EventType, Reason
 from edge.store import Store
 from mqtt.commands import CommandHandler
+from mqtt.connection import MqttSetupError
 from mqtt.nonces import Nonces, NonceStoreError
-from mqtt.publisher import MqttSetupError, Publisher
+from mqtt.publisher import Publisher
 from mqtt.signing import KeyFileError, load_key
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge.config import MqttConfig
-from mqtt.publisher import make_client
+from mqtt.connection import make_client
 from mqtt.signing import make_command, new_key_hex
 
 

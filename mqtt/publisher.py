@@ -42,13 +42,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import MqttConfig
 from edge.store import Store
+from mqtt.connection import make_client, topic_base
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,6 @@ _TYPE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _QUEUED = (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN)
 
 
-class MqttSetupError(ValueError):
-    """The MQTT settings cannot be used (an unreadable password file, ...)."""
-
-
 @dataclass
 class PublisherStats:
     published: int = 0
@@ -72,41 +69,6 @@ class PublisherStats:
     connects: int = 0
     max_inflight: int = 0
     delete_failures: int = 0
-
-
-def topic_base(mqtt: MqttConfig, site: str, gate: str) -> str:
-    return f"{mqtt.topic_prefix}/{site}/{gate}"
-
-
-def read_password(mqtt: MqttConfig) -> str | None:
-    if mqtt.password_file is None:
-        return None
-    try:
-        return mqtt.password_file.read_text(encoding="utf-8").rstrip("\r\n")
-    except (OSError, UnicodeDecodeError) as err:
-        raise MqttSetupError(
-            f"{mqtt.password_file}: cannot read the password file: {err}"
-        ) from None
-
-
-def make_client(mqtt: MqttConfig, client_id: str) -> paho.Client:
-    """A paho 2.x MQTT v5 client with credentials and TLS as configured (not connected)."""
-    client = paho.Client(
-        callback_api_version=CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        protocol=paho.MQTTv5,
-    )
-    client.suppress_exceptions = True  # a bug in a callback must not end the network thread
-    client.enable_logger(logging.getLogger("mqtt.paho"))  # ... but it is logged
-    if mqtt.username is not None:
-        client.username_pw_set(mqtt.username, read_password(mqtt))
-    if mqtt.tls is not None:
-        client.tls_set(
-            ca_certs=str(mqtt.tls.ca_file),
-            certfile=str(mqtt.tls.cert_file) if mqtt.tls.cert_file else None,
-            keyfile=str(mqtt.tls.key_file) if mqtt.tls.key_file else None,
-        )
-    return client
 
 
 def event_topic(base: str, body: str) -> str:

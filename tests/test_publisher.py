@@ -186,3 +186,78 @@ def test_only_acknowledged_rows_leave_the_outbox(tmp_path: Path) -> None:
     store.record([Draft(EventType.SYSTEM, Reason.STARTED, datetime.now(UTC)) for _ in range(10)])
     delete_rows(store, [1, 2, 3, 5, 9])
     assert [seq for seq, _ in store.outbox_batch(100)] == [4, 6, 7, 8, 10]
+
+
+# --- the link never stops the gate ------------------------------------------------------
+
+
+def test_without_a_usable_key_events_still_flow_and_commands_are_not_taken(
+    tmp_path: Path, mosquitto: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = write_config(tmp_path, port=mosquitto.port)
+    (tmp_path / "site.key").write_text("abcd\n")  # two bytes: refused
+    harness = GateHarness(config)
+    sub = Subscriber(mosquitto.port, f"{harness.base}/#")
+    try:
+        assert harness.link is not None
+        assert harness.link.commands is None
+        harness.scan_and_wait(STAFF)
+        wait_for(lambda: set(harness.stored()) <= set(sub.event_ids()), what="events published")
+        refusals = [e for e in sub.events() if e["reason"] == "refused"]
+        assert "too short" in refusals[0]["detail"]["why"]
+        assert "abcd" not in caplog.text
+    finally:
+        harness.stop()
+        sub.close()
+
+
+def test_an_unreadable_password_file_is_logged_and_the_gate_goes_on(
+    tmp_path: Path, mosquitto: Broker
+) -> None:
+    config = write_config(
+        tmp_path,
+        port=mosquitto.port,
+        mqtt={"username": "gate", "password_file": str(tmp_path / "missing.pw")},
+    )
+    harness = GateHarness(config)
+    try:
+        assert harness.link is not None and harness.link.publisher is None
+        assert harness.scan_and_wait(STAFF)[0]["decision"] == "granted"
+        events = harness.call(lambda: list(harness.daemon.store.events()))
+        assert any("missing.pw" in e.get("detail", {}).get("why", "") for e in events)
+    finally:
+        harness.stop()
+
+
+def test_the_key_never_reaches_the_log(
+    tmp_path: Path, mosquitto: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import time
+
+    from mqtt.signing import load_key
+    from tests.mqtt_helpers import Commander
+
+    caplog.set_level(logging.DEBUG)
+    config = write_config(tmp_path, port=mosquitto.port)
+    key_text = (tmp_path / "site.key").read_text().strip()
+    harness = GateHarness(config)
+    office = Commander(mosquitto.port, harness.base, load_key(tmp_path / "site.key"))
+    try:
+        assert harness.link is not None and harness.link.publisher is not None
+        publisher = harness.link.publisher
+        wait_for(lambda: publisher.connected, what="connected")
+
+        def answered() -> bool:
+            try:
+                return bool(office.reply(office.send("ping", now=time.time()), timeout=1))
+            except AssertionError:
+                return False
+
+        wait_for(answered, what="a ping answered")
+        office.send_raw("ping", b"{}", sig="00" * 32)
+    finally:
+        office.close()
+        harness.stop()
+    assert key_text not in caplog.text
+    assert key_text.upper() not in caplog.text

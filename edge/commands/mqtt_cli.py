@@ -71,8 +71,8 @@ def _roster_files(folder: Path) -> dict[str, str]:
 
 def cmd(args: argparse.Namespace) -> int:
     from edge.cli import CliError
+    from mqtt.connection import MqttSetupError
     from mqtt.office import CommandError, send_command
-    from mqtt.publisher import MqttSetupError
     from mqtt.signing import KeyFileError, load_key
 
     cfg = config_or_exit(args.config)
