@@ -36,7 +36,12 @@ if [ -f "$acl" ] && grep -qx "user $user" "$acl"; then
 fi
 IFS= read -r password
 [ -n "$password" ] || { echo "$0: empty password" >&2; exit 2; }
-[ -f "$passwd" ] || { touch "$passwd"; chmod 600 "$passwd"; }
+if [ ! -f "$passwd" ]; then
+  # Mosquitto 2.0 opens the file after dropping to its own user: group-readable by it only
+  touch "$passwd"
+  chmod 640 "$passwd"
+  if getent group mosquitto >/dev/null 2>&1; then chgrp mosquitto "$passwd"; else chmod 600 "$passwd"; fi
+fi
 mosquitto_passwd -b "$passwd" "$user" "$password"
 printf '\n%s\n' "$block" >> "$acl"
 echo "added $user"
