@@ -190,9 +190,9 @@ class CommandHandler:
         return await command.handler(self, args)
 
     def _record_refusal(self, inc: Incoming, refusal: Refusal, nonce: str | None) -> None:
-        log.warning("command %.64s refused: %s (%s)", inc.name, refusal.reason, refusal.why)
         if not self._limiter.allow(self.daemon.clock.monotonic()):
             return  # a flood of bad commands must not turn into a flood of disk writes
+        log.warning("command %.64s refused: %s (%s)", inc.name, refusal.reason, refusal.why)
         detail: dict[str, Any] = {"command": inc.name[:64], "why": refusal.why}
         if nonce is not None:
             detail["nonce"] = nonce
@@ -200,9 +200,12 @@ class CommandHandler:
         if suppressed:
             detail["suppressed"] = suppressed
         gate = self.daemon.gate
-        self.daemon.record(
-            [gate.draft(EventType.SYSTEM, refusal.reason, by="office", detail=detail)]
-        )
+        try:
+            self.daemon.record(
+                [gate.draft(EventType.SYSTEM, refusal.reason, by="office", detail=detail)]
+            )
+        except Exception:  # the store failing (disk full) must not cost the office its reply
+            log.exception("could not record the refusal of command %.64s", inc.name)
 
     def reply(self, inc: Incoming, reply: Reply, nonce: str | None) -> None:
         body: dict[str, Any] = {"ok": reply.ok, "reason": reply.reason, "cmd": inc.name[:64]}

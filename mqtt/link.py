@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as paho
@@ -58,7 +59,7 @@ class GateLink:
                 gate=cfg.gate.id,
                 reconnect=self._reconnect,
             )
-        except MqttSetupError as err:
+        except (MqttSetupError, sqlite3.Error) as err:
             self._setup_failed(str(err))
             return
         self.commands = self._command_handler(self.publisher)
@@ -82,7 +83,7 @@ class GateLink:
             key = getattr(self.daemon, "site_key", None) or load_key(self.mqtt.key_file)
             nonces = Nonces(self.daemon.store, self.mqtt.command_window_seconds)
         except (KeyFileError, NonceStoreError) as err:
-            self._setup_failed(f"{err}; commands are refused until this is fixed")
+            self._setup_failed(f"{err}; no command is taken until this is fixed")
             return None
         return CommandHandler(self.daemon, publisher, key, nonces)
 
