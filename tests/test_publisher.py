@@ -196,8 +196,9 @@ def test_without_a_usable_key_events_still_flow_and_commands_are_not_taken(
 ) -> None:
     config = write_config(tmp_path, port=mosquitto.port)
     (tmp_path / "site.key").write_text("abcd\n")  # two bytes: refused
+    # listening before the gate starts: the refusal is its first event
+    sub = Subscriber(mosquitto.port, f"{base_topic(load_config(config))}/#")
     harness = GateHarness(config)
-    sub = Subscriber(mosquitto.port, f"{harness.base}/#")
     try:
         assert harness.link is not None
         assert harness.link.commands is None
