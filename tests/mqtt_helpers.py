@@ -270,7 +270,9 @@ class Commander:
                     return dict(json.loads(payload))
             return None
 
-        return dict(wait_for(found, timeout, "a reply"))  # type: ignore[arg-type]
+        reply = wait_for(found, timeout, "a reply")
+        assert isinstance(reply, dict)
+        return reply
 
     def replies_count(self) -> int:
         return len(self.sub.all())
@@ -391,7 +393,7 @@ class Proxy:
 
     def _close(self, pair: tuple[socket.socket, socket.socket, bytearray]) -> None:
         for s in pair[:2]:
-            s.close()  # type: ignore[union-attr]
+            s.close()
         if pair in self._pairs:
             self._pairs.remove(pair)
 

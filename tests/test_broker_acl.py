@@ -105,6 +105,7 @@ class Client:
 
     def subscribe(self, topic: str) -> int:
         _, mid = self.client.subscribe(topic, options=SubscribeOptions(qos=1))
+        assert mid is not None
         wait_for(lambda: mid in self.subacks, what=f"SUBACK for {topic}")
         return int(self.subacks[mid][0].value)
 

@@ -324,7 +324,9 @@ def open_fifo(path: Path) -> int:
         except OSError:  # not made yet, or no reader yet
             return None
 
-    return int(wait_for(try_open, 30, f"the daemon reading {path}"))  # type: ignore[arg-type]
+    fd = wait_for(try_open, 30, f"the daemon reading {path}")
+    assert isinstance(fd, int)
+    return fd
 
 
 def feed(fd: int, first: int, count: int) -> None:
