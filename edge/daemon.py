@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import signal
+import sqlite3
 import stat
 from collections.abc import Callable
 from contextlib import suppress
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 
 ROSTER_POLL_SECONDS = 2.0
 MAX_IDLE_SECONDS = 30.0
+STORE_RETRY_SECONDS = 1.0
+MAX_UNSAVED = 100_000  # events held in memory while the store refuses writes
 
 
 class Component(Protocol):
@@ -61,6 +64,7 @@ class Daemon:
         self._readers: list[Any] = []
         self._timer: asyncio.TimerHandle | None = None
         self.reader_health: dict[str, ReaderHealth] = {}
+        self._unsaved: list[Draft] = []  # drafts the store refused; written first next time
         self.early_signals: list[int] = []  # SIGTERM before the loop ran: stop at once
         # Components add their own lines to status() (e.g. whether today's device check is done).
         self.status_parts: dict[str, Callable[[], Any]] = {}
@@ -214,10 +218,24 @@ class Daemon:
     # --- events and timers --------------------------------------------------------------
 
     def record(self, drafts: list[Draft]) -> list[dict[str, Any]]:
-        if not drafts:
+        """Write events durably, then tell the listeners; never lose one to a failing disk.
+
+        The lock has already moved when this runs. If the store refuses the write (disk
+        full, I/O error), the drafts are kept in memory, in order, and written with the
+        next event or by a retry, so the gate goes on deciding scans meanwhile.
+        """
+        pending = self._unsaved + drafts
+        if not pending:
             self._schedule()
             return []
-        events = self.store.record(drafts)
+        try:
+            events = self.store.record(pending)
+        except sqlite3.Error as err:
+            self._store_failed(pending, err)
+            return []
+        if self._unsaved:
+            log.warning("store writable again: %d held events written", len(self._unsaved))
+        self._unsaved = []
         for event in events:
             log.info(
                 "%s %s %s %s",
@@ -235,6 +253,17 @@ class Daemon:
                 log.exception("event listener failed")
         self._schedule()
         return events
+
+    def _store_failed(self, pending: list[Draft], err: sqlite3.Error) -> None:
+        if not self._unsaved:
+            log.error("store write failed, holding events in memory: %s", err)
+        dropped = len(pending) - MAX_UNSAVED
+        if dropped > 0:
+            log.error("store still failing: %d oldest held events dropped", dropped)
+        self._unsaved = pending[-MAX_UNSAVED:]
+        if self.loop is not None:
+            self.loop.call_later(STORE_RETRY_SECONDS, self.record, [])
+        self._schedule()
 
     def _schedule(self) -> None:
         if self.loop is None:
@@ -272,6 +301,7 @@ class Daemon:
                 for name, h in sorted(self.reader_health.items())
             },
             "outbox": self.store.outbox_depth(),
+            "unsaved": len(self._unsaved),
             "last_event": last["id"] if last else None,
             **{name: part() for name, part in self.status_parts.items()},
         }

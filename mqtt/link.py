@@ -148,7 +148,9 @@ class GateLink:
         if self.publisher is None:
             return
         status = self.daemon.status()
-        status.pop("time", None)  # the minute changing is not a change of state
+        # `time` (the gate's local minute) changes once a minute, so the retained state is
+        # republished at least that often: the office's heartbeat of a live gate, which
+        # tells a hung-but-connected gate from a quiet one.
         if status != self._last_state:
             self._last_state = status
             self.publisher.set_state(status)

@@ -1,0 +1,53 @@
+"""A store that refuses writes (disk full) loses no event and stops no decision."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from drivers.base import Read
+from edge.clock import VirtualClock
+from edge.config import config_from_dict
+from edge.daemon import Daemon
+from tests.rosters import write_small_roster
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def test_events_held_while_the_store_fails_are_written_in_order_later(tmp_path: Path) -> None:
+    write_small_roster(tmp_path / "roster")
+    cfg = config_from_dict(
+        {
+            "site": {"id": "s", "timezone": "Asia/Shanghai"},
+            "gate": {"id": "main"},
+            "store": {"path": str(tmp_path / "gate.db")},
+            "roster": {"path": str(tmp_path / "roster")},
+        },
+        tmp_path / "gate.toml",
+    )
+    daemon = Daemon(cfg, clock=VirtualClock(datetime(2026, 11, 24, 16, 5, tzinfo=TZ)))
+    daemon.open()
+    real = daemon.store.record
+    failing = True
+
+    def record(drafts: list[Any]) -> list[dict[str, Any]]:
+        if failing:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(drafts)
+
+    daemon.store.record = record  # type: ignore[method-assign]
+    lock_before = daemon.io.lock_released  # type: ignore[attr-defined]
+    assert daemon.record(daemon.gate.scan(Read("entrance", "card:0000000101"))) == []
+    assert daemon.io.lock_released and not lock_before  # type: ignore[attr-defined]  # decided, lock moved
+    assert daemon.record(daemon.gate.scan(Read("entrance", "card:0000999999"))) == []
+    assert daemon.status()["unsaved"] == 2
+    failing = False
+    written = daemon.record(daemon.gate.scan(Read("entrance", "card:0000000201")))
+    assert [e["reason"] for e in written] == ["pickup", "unknown_credential", "staff"]
+    assert [e["seq"] for e in written] == [1, 2, 3]
+    assert daemon.status()["unsaved"] == 0
+    daemon.store.close()
+    daemon.io.close()
