@@ -79,6 +79,7 @@ class Daemon:
         self.io = self._io or make_io(cfg)
         self.gate = Gate(cfg, self.roster, self.io, self.clock, mode=mode, pass_key=self.site_key)
         self.gate.restore(self.store.events())
+        self.gate.revoked_passes.update(self.store.revoked_passes())
         self.io.on_input(self._from_thread(self.on_input))
 
     def _load_roster(self) -> Roster:
@@ -214,6 +215,14 @@ class Daemon:
 
     def guard(self, action: GuardAction) -> list[dict[str, Any]]:
         return self.record(self.gate.guard(action))
+
+    def revoke_pass(self, pass_id: str, *, by: str) -> list[dict[str, Any]]:
+        """A pass that must open the gate no more, from now on and after a restart."""
+        self.store.revoke_pass(pass_id, by)
+        self.gate.revoked_passes.add(pass_id)
+        return self.record(
+            [self.gate.draft(EventType.SYSTEM, Reason.REVOKED, by=by, detail={"pass_id": pass_id})]
+        )
 
     # --- events and timers --------------------------------------------------------------
 

@@ -133,6 +133,12 @@ def m104_rollcall(db: sqlite3.Connection) -> None:
     )
 
 
+def m105_revoked_passes(db: sqlite3.Connection) -> None:
+    db.execute(
+        "CREATE TABLE revoked_passes (pass_id TEXT PRIMARY KEY, revoked_at TEXT NOT NULL, by TEXT NOT NULL)"
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_events_outbox", m001_events_outbox),
     ("002_state", m002_state),
@@ -143,6 +149,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("102_visitors", m102_visitors),
     ("103_repairs", m103_repairs),
     ("104_rollcall", m104_rollcall),
+    ("105_revoked_passes", m105_revoked_passes),
 ]
 
 

@@ -176,6 +176,21 @@ class Store:
         with self.transaction() as db:
             db.execute("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", (key, value))
 
+    # --- revoked passes -------------------------------------------------------------------
+
+    def revoke_pass(self, pass_id: str, by: str) -> bool:
+        """Remember a pass the office or a guard revoked; False when it already was."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO revoked_passes VALUES (?, ?, ?)",
+                (pass_id, datetime.now(UTC).isoformat(timespec="seconds"), by),
+            )
+            return cur.rowcount == 1
+
+    def revoked_passes(self) -> set[str]:
+        with self._lock:
+            return {row[0] for row in self.db.execute("SELECT pass_id FROM revoked_passes")}
+
     # --- roster versions ---------------------------------------------------------------
 
     def roster_latest(self) -> RosterRecord | None:

@@ -181,6 +181,15 @@ async def _resend(ctx: CommandHandler, args: dict[str, Any]) -> Reply:
     return Reply(True, "resend", {"queued": queued, "from_seq": first, "to_seq": last})
 
 
+async def _revoke(ctx: CommandHandler, args: dict[str, Any]) -> Reply:
+    """A delegate's or visitor's pass that must open the gate no more."""
+    pass_id = _text(args, "pass_id")
+    if not pass_id or len(pass_id) > 64:
+        raise Refusal(Reason.MALFORMED, "pass_id must be a pass id")
+    ctx.daemon.revoke_pass(pass_id, by="office")
+    return Reply(True, "revoked", {"pass_id": pass_id})
+
+
 COMMANDS: dict[str, Command] = {
     "open": Command(_guard("open"), required=("reason",)),
     "lockdown": Command(_guard("lockdown"), optional=("reason",)),
@@ -189,4 +198,5 @@ COMMANDS: dict[str, Command] = {
     "ping": Command(_ping),
     "roster": Command(_roster, required=("files",)),
     "resend": Command(_resend, required=("from_seq",), optional=("to_seq",)),
+    "revoke": Command(_revoke, required=("pass_id",)),
 }

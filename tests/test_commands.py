@@ -434,3 +434,13 @@ def test_cli_cmd_refuses_an_argument_without_a_value(
     )
     assert code == 2
     assert "KEY=VALUE" in err
+
+
+def test_revoke_stops_a_pass_and_is_kept_in_the_store(gate: GateHarness, office: Commander) -> None:
+    reply = office.reply(office.send("revoke", {"pass_id": "gm1"}, now=time.time()))
+    assert reply["ok"] is True and reply["reason"] == "revoked", reply
+    assert gate.call(lambda: "gm1" in gate.daemon.gate.revoked_passes)
+    assert system_events(gate, "revoked")[0]["detail"]["pass_id"] == "gm1"
+    assert gate.call(lambda: gate.daemon.store.revoked_passes()) == {"gm1"}
+    bad = office.reply(office.send("revoke", {"pass_id": ""}, now=time.time()))
+    assert bad["ok"] is False and bad["reason"] == "malformed"
