@@ -51,3 +51,27 @@ def test_events_held_while_the_store_fails_are_written_in_order_later(tmp_path: 
     assert daemon.status()["unsaved"] == 0
     daemon.store.close()
     daemon.io.close()
+
+
+def test_revoked_passes_survive_a_restart(tmp_path: Path) -> None:
+    write_small_roster(tmp_path / "roster")
+    cfg = config_from_dict(
+        {
+            "site": {"id": "s", "timezone": "Asia/Shanghai"},
+            "gate": {"id": "main"},
+            "store": {"path": str(tmp_path / "gate.db")},
+            "roster": {"path": str(tmp_path / "roster")},
+        },
+        tmp_path / "gate.toml",
+    )
+    first = Daemon(cfg)
+    first.open()
+    (event,) = first.revoke_pass("gm1", by="office")
+    assert (event["type"], event["reason"], event["by"]) == ("system", "revoked", "office")
+    first.store.close()
+    first.io.close()
+    again = Daemon(cfg)
+    again.open()
+    assert "gm1" in again.gate.revoked_passes
+    again.store.close()
+    again.io.close()
