@@ -20,6 +20,9 @@ from typing import Any
 
 from drivers.base import Feedback, Read
 from drivers.gpio import SimulatedGate
+from drivers.raw import decode_raw
+from drivers.rdm6300 import encode_frame
+from drivers.wiegand import encode_wiegand26, encode_wiegand34
 from edge.clock import VirtualClock
 from edge.config import config_from_dict
 from edge.gate import Gate
@@ -105,9 +108,53 @@ def main() -> None:
             full.append(t1 - t0)
             clock.advance(6)  # past unlock_seconds: the lock relocks, next scan unlocks again
             store.record(gate.tick())
+        per_reader = {}
+        for fmt in RAW_FORMATS:  # each reader type on a fresh gate, at 17:30 again
+            clock = VirtualClock(datetime(2026, 11, 24, 17, 30, tzinfo=tz))
+            gate = Gate(cfg, roster, io, clock)
+            per_reader[fmt] = through_decoder(gate, io, store, clock, cards, fmt, args.scans // 3)
         store.close()
         io.close()
     report(raw, to_lock, full)
+    base = statistics.median(raw)
+    for fmt, samples in per_reader.items():
+        name = f"raw {fmt} -> decode -> decide -> lock"
+        print(
+            f"{name:<44} {pct(samples, 50) * 1000:>8.3f} {pct(samples, 99) * 1000:>8.3f} {pct(samples, 99) / base:>22.2f}"
+        )
+
+
+RAW_FORMATS = ("rdm6300", "wiegand26", "wiegand34", "line")
+
+
+def raw_input(fmt: str, card: str) -> str:
+    number = int(card.removeprefix("card:"))
+    if fmt == "rdm6300":
+        return encode_frame(0x67, number).hex()
+    if fmt == "wiegand26":
+        return encode_wiegand26((number >> 16) & 0xFF, number & 0xFFFF)
+    if fmt == "wiegand34":
+        return encode_wiegand34(number >> 16, number & 0xFFFF)
+    return str(number)
+
+
+def through_decoder(
+    gate: Gate, io: TimedIO, store: Store, clock: VirtualClock, cards: list[str], fmt: str, n: int
+) -> list[float]:
+    """Decode + decide + relay for one reader type: raw input to the lock command."""
+    rng = random.Random(fmt)
+    out = []
+    for _ in range(n):
+        data = raw_input(fmt, rng.choice(cards))
+        gate.today.collected.clear()
+        t0 = time.perf_counter()
+        drafts = gate.scan(decode_raw("entrance", fmt, data))
+        if io.lock_at >= t0:
+            out.append(io.lock_at - t0)
+        store.record(drafts)
+        clock.advance(6)
+        store.record(gate.tick())
+    return out
 
 
 def report(raw: list[float], to_lock: list[float], full: list[float]) -> None:
