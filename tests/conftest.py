@@ -38,6 +38,23 @@ def wait_for(
         _pause()
 
 
+POLL_SECONDS = 0.005
+
+
+async def async_wait_for(
+    condition: Callable[[], object], timeout: float = 10.0, what: str = "condition"
+) -> object:
+    """``wait_for`` inside a running loop: poll ``condition``, letting the loop run between polls."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(POLL_SECONDS)
+    return value
+
+
 def _pause() -> None:
     import select
 

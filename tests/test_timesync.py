@@ -25,6 +25,7 @@ from edge.timesync import (
     timedatectl_probe,
     timesyncd_probe,
 )
+from tests.conftest import async_wait_for
 from tests.ops_support import NOW
 
 
@@ -198,10 +199,7 @@ def test_the_watch_checks_off_the_loop() -> None:
         daemon.loop = asyncio.get_running_loop()  # type: ignore[assignment]
         watch = ClockWatch(daemon, checker=checker, every=3600)  # type: ignore[arg-type]
         watch.start()
-        deadline = asyncio.get_running_loop().time() + 10
-        while watch.status is None:
-            assert asyncio.get_running_loop().time() < deadline
-            await asyncio.sleep(0.001)
+        await async_wait_for(lambda: watch.status is not None, 10, "the first clock check")
         watch.stop()
         assert [d.reason for d in daemon.recorded] == [Reason.CLOCK_UNSYNCED]
 
