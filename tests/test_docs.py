@@ -29,7 +29,9 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert "make demo" in head and "make test" in head
 
 
-@pytest.mark.parametrize("link", sorted(set(re.findall(r"\]\(((?:docs|config|systemd|bench)/[^)#]+)\)", README))))
+@pytest.mark.parametrize(
+    "link", sorted(set(re.findall(r"\]\(((?:docs|config|systemd|bench)/[^)#]+)\)", README)))
+)
 def test_readme_links_resolve(link: str) -> None:
     assert (REPO / link).exists(), link
 
