@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edge.config import Config
 from edge.events import EventType, Reason
+from edge.retention import snapshot_directory
 
 if TYPE_CHECKING:
     from edge.daemon import Daemon
@@ -23,11 +22,6 @@ log = logging.getLogger(__name__)
 CHECK_SECONDS = 5.0
 SNAPSHOT_TYPES = {"access", "alarm", "override"}
 SNAPSHOT_DOOR = {"forced_open", "held_open"}
-
-
-def snapshot_dir(cfg: Config) -> Path:
-    """Snapshots live beside the store, in the service's private state directory."""
-    return Path(cfg.store.path).parent / "snapshots"
 
 
 def wants_snapshot(event: dict[str, Any]) -> bool:
@@ -53,7 +47,7 @@ class CameraLink:
             on_health=daemon._from_thread(self._on_health),
             fps=cfg.camera.fps,
         )
-        self.snapshots = SnapshotStore(snapshot_dir(cfg)) if cfg.camera.snapshots else None
+        self.snapshots = SnapshotStore(snapshot_directory(cfg)) if cfg.camera.snapshots else None
         self._checker: asyncio.Task[None] | None = None
 
     def start(self) -> None:
