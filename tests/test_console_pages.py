@@ -72,6 +72,16 @@ def test_an_early_pickup_waits_on_the_live_page_and_is_approved(gate: ConsoleGat
     assert "No early pickup waiting" in page
 
 
+def test_a_live_fragment_does_not_use_up_the_pages_message(gate: ConsoleGate) -> None:
+    csrf = sign_in(gate.client)
+    guardian = school_guardian(gate.daemon.roster)
+    scan(gate, guardian.card)
+    post(gate, "/pending/approve", csrf, credential=guardian.card)
+    # the live stream refreshes the pending list before the browser follows the redirect
+    assert gate.client.get("/live/pending").status_code == 200
+    assert "Approved: door opened" in gate.client.get("/").text
+
+
 def test_refusing_an_early_pickup_and_approving_nothing(gate: ConsoleGate) -> None:
     csrf = sign_in(gate.client)
     guardian = school_guardian(gate.daemon.roster)

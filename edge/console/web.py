@@ -132,7 +132,9 @@ def render(
         "t": t,
         "session": session,
         "csrf": session.csrf if session else "",
-        "flashes": con.flash.take(session),
+        # Only a whole page shows (and so uses up) the flash messages: a fragment fetched
+        # by the live stream between a form's redirect and its page must not eat them.
+        "flashes": [] if template.startswith("_") else con.flash.take(session),
         "gate": con.host.status() if session else {},
         "check_done": con.checks.done_today(),
         "overdue": len(con.visitors.overdue()) if session else 0,
