@@ -72,6 +72,9 @@ class GateConfig(Model):
     # An evacuation normally ends with the power cut that ends it; keep it across a
     # restart only where the school asks for that.
     evacuation_survives_restart: bool = False
+    # Simulated hardware only: append every pin state to this file (PID PIN STATE), to
+    # inspect a simulated gate from outside, even after it was killed.
+    simulated_pin_log: Path | None = None
 
     @model_validator(mode="after")
     def _warning_before_alarm(self) -> GateConfig:
@@ -304,6 +307,7 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
 
     for name, keys in {
         "store": ["path"],
+        "gate": ["simulated_pin_log"],
         "roster": ["path"],
         "mqtt": ["key_file", "password_file"],
     }.items():

@@ -321,6 +321,10 @@ def make_io(cfg: Config) -> GateIO:
 
     pins = cfg.gpio.pins()
     if cfg.gate.hardware == "simulated":
+        if cfg.gate.simulated_pin_log is not None:
+            from drivers.pinlog import recording_factory
+
+            return SimulatedGate(pins, pin_factory=recording_factory(cfg.gate.simulated_pin_log))
         return SimulatedGate(pins)
     return GpioGate(pins)
 
