@@ -65,6 +65,7 @@ class Daemon:
         self._timer: asyncio.TimerHandle | None = None
         self.reader_health: dict[str, ReaderHealth] = {}
         self._unsaved: list[Draft] = []  # drafts the store refused; written first next time
+        self._retry_at = float("-inf")  # while the store fails: when to try it again
         self.early_signals: list[int] = []  # SIGTERM before the loop ran: stop at once
         # Components add their own lines to status() (e.g. whether today's device check is done).
         self.status_parts: dict[str, Callable[[], Any]] = {}
@@ -140,6 +141,11 @@ class Daemon:
                 component.stop()
             except Exception:
                 log.exception("stopping %s failed", name)
+        if self._unsaved:
+            self._retry_at = float("-inf")  # one last try before the process ends
+            self.record([])
+        if self._unsaved:
+            log.error("store refused to the end: %d events not written", len(self._unsaved))
         self.io.set_lock(False)  # the safe state: locked
         self.io.close()
         self.store.close()
@@ -230,21 +236,30 @@ class Daemon:
         """Write events durably, then tell the listeners; never lose one to a failing disk.
 
         The lock has already moved when this runs. If the store refuses the write (disk
-        full, I/O error), the drafts are kept in memory, in order, and written with the
-        next event or by a retry, so the gate goes on deciding scans meanwhile.
+        full, I/O error), the drafts are held in memory, in order, and new ones queue
+        behind them; a retry every ``STORE_RETRY_SECONDS`` writes them all at once, so a
+        failing disk costs one attempt a second, not one per scan.
         """
-        pending = self._unsaved + drafts
-        if not pending:
+        self._unsaved.extend(drafts)
+        if not self._unsaved or self.clock.monotonic() < self._retry_at:
             self._schedule()
             return []
+        held = self._unsaved
         try:
-            events = self.store.record(pending)
+            events = self.store.record(held)
         except sqlite3.Error as err:
-            self._store_failed(pending, err)
+            self._store_failed(err)
             return []
-        if self._unsaved:
-            log.warning("store writable again: %d held events written", len(self._unsaved))
+        if self._retry_at > float("-inf"):
+            log.warning("store writable again: %d held events written", len(held))
+            self._retry_at = float("-inf")
         self._unsaved = []
+        self._published(events)
+        self._schedule()
+        return events
+
+    def _published(self, events: list[dict[str, Any]]) -> None:
+        """Events are durable: log them, keep the mode, tell the listeners."""
         for event in events:
             log.info(
                 "%s %s %s %s",
@@ -260,16 +275,15 @@ class Daemon:
                 listener(events)
             except Exception:
                 log.exception("event listener failed")
-        self._schedule()
-        return events
 
-    def _store_failed(self, pending: list[Draft], err: sqlite3.Error) -> None:
-        if not self._unsaved:
+    def _store_failed(self, err: sqlite3.Error) -> None:
+        if self._retry_at == float("-inf"):
             log.error("store write failed, holding events in memory: %s", err)
-        dropped = len(pending) - MAX_UNSAVED
+        dropped = len(self._unsaved) - MAX_UNSAVED
         if dropped > 0:
             log.error("store still failing: %d oldest held events dropped", dropped)
-        self._unsaved = pending[-MAX_UNSAVED:]
+            del self._unsaved[:dropped]
+        self._retry_at = self.clock.monotonic() + STORE_RETRY_SECONDS
         if self.loop is not None:
             self.loop.call_later(STORE_RETRY_SECONDS, self.record, [])
         self._schedule()

@@ -92,11 +92,13 @@ class Store:
             self._depth = 1
             try:
                 yield self.db
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            else:
                 self.db.execute("COMMIT")
+            except BaseException:
+                # A COMMIT that fails (a full disk) can leave the transaction open: end it,
+                # so nothing of it is ever committed by a later statement.
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
             finally:
                 self._depth = 0
 
