@@ -7,6 +7,7 @@ The same actions come from the console, the CLI (through the daemon) and `simula
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -79,9 +80,20 @@ def mask_phone(phone: str) -> str:
 
 
 def id_hash(number: str, salt: str) -> str:
-    """A keyed hash of an ID number, to match a returning or blocked visitor without storing it."""
+    """A keyed hash of an ID number, to match a returning or blocked visitor without storing it.
+
+    ``salt`` is ``Gate.id_salt``: derived from the site key where there is one, since an
+    ID number has too little entropy for an unkeyed hash to hide it.
+    """
     clean = re.sub(r"\s+", "", number).upper()
-    return hashlib.sha256(f"{salt}:{clean}".encode()).hexdigest()
+    return hmac.new(salt.encode(), clean.encode(), hashlib.sha256).hexdigest()
+
+
+def id_salt(site_id: str, key: bytes | None) -> str:
+    """The key of ID-number hashes: from the site key, or the site id on a gate without one."""
+    if key is None:
+        return site_id
+    return hmac.new(key, b"kindergate id hash v1", hashlib.sha256).hexdigest()
 
 
 def _norm_name(name: str) -> str:
@@ -194,8 +206,13 @@ class GuardDesk:
             return self._refused(action, Reason.REFUSED, f"visitor needs {', '.join(missing)}")
         assert action.name and action.id_number
         gate = self.gate
-        hashed = id_hash(action.id_number, gate.cfg.site.id)
-        blocked = [b for b in gate.roster.blocked if _norm_name(b.name) == _norm_name(action.name)]
+        hashed = id_hash(action.id_number, id_salt(gate.cfg.site.id, gate.pass_key))
+        blocked = [
+            b
+            for b in gate.roster.blocked
+            if _norm_name(b.name) == _norm_name(action.name)
+            or (b.id_hash is not None and b.id_hash == hashed)
+        ]
         self._visitor_seq += 1
         vid = action.visitor_id or f"V{gate.today.day:%Y%m%d}-{self._visitor_seq:03d}"
         person = Person(vid, "visitor", action.name)

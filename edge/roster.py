@@ -78,6 +78,9 @@ class Blocked:
     children: tuple[str, ...]  # empty tuple with all_children=True means "*"
     reason: str
     all_children: bool = False
+    # Optional: the keyed hash of the person's ID number (`kindergate roster id-hash`),
+    # so a visitor registering under another name is still recognised.
+    id_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +199,14 @@ def roster_from_json(data: dict[str, Any], *, version: int = 0) -> Roster:
     }
     staff = {s["staff_id"]: Staff(**s) for s in data["staff"]}
     blocked = tuple(
-        Blocked(b["name"], b["card"], tuple(b["children"]), b["reason"], b["all_children"])
+        Blocked(
+            b["name"],
+            b["card"],
+            tuple(b["children"]),
+            b["reason"],
+            b["all_children"],
+            b.get("id_hash"),
+        )
         for b in data["blocked"]
     )
     calendar = {

@@ -164,15 +164,24 @@ def _blocked(folder: Path, errors: _Collector, children: dict[str, Child]) -> li
         if not _required(errors, where, row, "name", "children"):
             continue
         card = _field(errors, where, row, "card", parse_card) if row.get("card") else None
-        if row.get("card") and card is None:
+        hashed = _field(errors, where, row, "id_hash", _id_hash) if row.get("id_hash") else None
+        if (row.get("card") and card is None) or (row.get("id_hash") and hashed is None):
             continue
         if row["children"] == "*":
-            out.append(Blocked(row["name"], card, (), row["reason"], all_children=True))
+            out.append(
+                Blocked(row["name"], card, (), row["reason"], all_children=True, id_hash=hashed)
+            )
             continue
         kids = _child_list(errors, where, row["children"], children)
         if kids is not None:
-            out.append(Blocked(row["name"], card, kids, row["reason"]))
+            out.append(Blocked(row["name"], card, kids, row["reason"], id_hash=hashed))
     return out
+
+
+def _id_hash(value: str) -> str:
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value.lower()):
+        raise ValueError("not an ID hash (64 hex digits from `kindergate roster id-hash`)")
+    return value.lower()
 
 
 def _shift(value: str) -> int:

@@ -27,7 +27,7 @@ from edge.config import Config
 from edge.console.forms import Fields, clean_id_number, clean_phone
 from edge.console.host import GateHost, later, refusal
 from edge.events import EventType, Person, Reason
-from edge.guard import GuardAction, id_hash, mask_id, mask_phone
+from edge.guard import GuardAction, id_hash, id_salt, mask_id, mask_phone
 from edge.passes import PassKind, PassRejected, issue_pass, verify_pass
 
 log = logging.getLogger(__name__)
@@ -205,7 +205,9 @@ class VisitorBook:
                         self._today().isoformat(),
                         form.name,
                         mask_id(form.id_number),
-                        id_hash(form.id_number, self.host.cfg.site.id),
+                        id_hash(
+                            form.id_number, id_salt(self.host.cfg.site.id, self.host.gate.pass_key)
+                        ),
                         form.phone,
                         form.host,
                         form.purpose,

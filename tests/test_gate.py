@@ -276,3 +276,41 @@ def test_untrusted_clock_sends_time_bound_decisions_to_a_guard(rig: Rig) -> None
         "S1",
     )
     assert rig.lock_levels() == [False, True]
+
+
+def test_a_visitor_with_a_blocked_id_number_is_refused_under_any_name(tmp_path: Path) -> None:
+    from edge.guard import id_hash, id_salt
+
+    key = bytes(range(32))
+    hashed = id_hash("110101199003077777", id_salt("s", key))
+    blocked_csv = f"name,card,children,reason,id_hash\nMax,,C2,court order,{hashed}\n"
+    write_small_roster(tmp_path / "r3", **{"blocked.csv": blocked_csv})
+    from edge.roster_load import load_roster
+
+    cfg = make_cfg(tmp_path)
+    io = SimulatedGate(cfg.gpio.pins(), pin_factory=MockFactory())
+    clock = VirtualClock(datetime(2026, 11, 24, 10, 0, tzinfo=TZ))
+    gate = Gate(cfg, load_roster(tmp_path / "r3"), io, clock, pass_key=key)
+    visit = GuardAction(
+        "visitor_in",
+        by="S1",
+        name="Someone Else",
+        id_number="1101 0119 9003 077777",
+        host="Ms Wang",
+        purpose="visit",
+    )
+    events = gate.guard(visit)
+    assert [(e.type, e.reason) for e in events] == [
+        (EventType.VISITOR, Reason.BLOCKED_PERSON),
+        (EventType.ALARM, Reason.BLOCKED_PERSON),
+    ]
+    assert events[1].children == ("C2",)
+    other = GuardAction(
+        "visitor_in",
+        by="S1",
+        name="Someone Else",
+        id_number="110101199003071111",
+        host="Ms Wang",
+        purpose="visit",
+    )
+    assert [e.reason for e in gate.guard(other)] == [Reason.VISITOR_IN]

@@ -143,6 +143,11 @@ BAD_CASES = [
         "name,card,children,reason\nMax,,C77,x\n",
         ["blocked.csv:2: unknown child 'C77'"],
     ),
+    (
+        "blocked.csv",
+        "name,card,children,reason,id_hash\nMax,,C1,x,12ab\n",
+        ["blocked.csv:2: id_hash: not an ID hash (64 hex digits from `kindergate roster id-hash`)"],
+    ),
 ]
 
 
@@ -226,3 +231,19 @@ def test_content_hash_ignores_file_formatting_but_not_content(tmp_path: Path) ->
         write_small_roster(tmp_path / "c", **{"staff.csv": STAFF.replace("Sam", "Samuel")})
     )
     assert a.content_hash == b.content_hash != c.content_hash
+
+
+def test_id_hash_command_reads_the_number_from_stdin(setup: tuple[Path, Path]) -> None:
+    from edge.guard import id_hash, id_salt
+
+    _, cfg = setup
+    out = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "roster", "id-hash", "-c", str(cfg)],
+        input="110101199003077777\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == id_hash("110101199003077777", id_salt("s", None))
+    assert "110101199003077777" not in out.stdout

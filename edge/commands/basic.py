@@ -25,7 +25,14 @@ def register(sub: Any) -> None:
     p.add_argument("dir")
     p.add_argument("-c", "--config", required=True)
     p.set_defaults(func=roster_import)
+    p = rsub.add_parser(
+        "id-hash",
+        help="print the keyed hash of an ID number (read from stdin) for blocked.csv's id_hash column",
+    )
+    p.add_argument("-c", "--config", required=True)
+    p.set_defaults(func=roster_id_hash)
     p = rsub.add_parser("check", help="check the roster CSVs in DIR without loading them")
+
     p.add_argument("dir")
     p.set_defaults(func=roster_check)
 
@@ -114,4 +121,24 @@ def events(args: argparse.Namespace) -> int:
             sys.stdout.write(dumps(event) + "\n")
     finally:
         store.close()
+    return 0
+
+
+def roster_id_hash(args: argparse.Namespace) -> int:
+    """The ID number comes on stdin, so it stays out of shell history and the process list."""
+    from edge.guard import id_hash, id_salt
+
+    cfg = config_or_exit(args.config)
+    key = None
+    if cfg.mqtt is not None:
+        from mqtt.signing import KeyFileError, load_key
+
+        try:
+            key = load_key(cfg.mqtt.key_file)
+        except KeyFileError as err:
+            raise CliError(f"{args.config}: mqtt.key_file: {err}") from None
+    number = sys.stdin.readline().strip()
+    if not number:
+        raise CliError("give the ID number on standard input")
+    print(id_hash(number, id_salt(cfg.site.id, key)))
     return 0
