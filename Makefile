@@ -2,16 +2,16 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 # Debian packages the tests talk to: a real broker and a real browser.
 TEST_DEBS := mosquitto chromium
 
 .PHONY: demo test bench lint clean venv sysdeps install
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || python3 -m venv $(VENV) || { \
 	  echo "make: cannot create $(VENV): install Debian's python3-venv (apt-get install python3-venv)"; exit 1; }
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
 venv: $(STAMP)
