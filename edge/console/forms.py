@@ -7,7 +7,7 @@ and the CLI in English. A form with any problem changes nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 Problem = tuple[str, dict[str, Any]]
@@ -20,13 +20,14 @@ class FormError(ValueError):
         super().__init__("; ".join(f"{k}: {v[0]}" for k, v in problems.items()))
         self.problems = problems
 
+    def messages(self, words: Callable[..., str]) -> dict[str, str]:
+        """Each field's problem in the reader's language."""
+        return {field: words(key, **values) for field, (key, values) in self.problems.items()}
+
     def english(self) -> list[str]:
         from edge.console.i18n import Words
 
-        words = Words("en")
-        return [
-            f"{field}: {words(key, **values)}" for field, (key, values) in self.problems.items()
-        ]
+        return [f"{field}: {text}" for field, text in self.messages(Words("en")).items()]
 
 
 class Fields:

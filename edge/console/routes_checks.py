@@ -60,7 +60,7 @@ async def save_check(request: Request) -> Response:
     try:
         results = parse_check(values, check_steps(con.host))
     except FormError as err:
-        errors = {k: t(key, **v) for k, (key, v) in err.problems.items()}
+        errors = err.messages(t)
         return _check_page(request, 400, values, errors)
     con.checks.record(results, by=session.user.name)
     con.flash.add(session, "ok", t("check_saved"))
@@ -115,7 +115,7 @@ async def open_repair(request: Request) -> Response:
     try:
         parsed = parse_repair(values, photo)
     except FormError as err:
-        errors = {k: t(key, **v) for k, (key, v) in err.problems.items()}
+        errors = err.messages(t)
         return _new_repair_page(request, 400, values, errors)
     con.repairs.open(parsed, by=session.user.name)
     con.flash.add(session, "ok", t("r_opened_done"))

@@ -65,7 +65,7 @@ async def register(request: Request) -> Response:
     try:
         parsed = parse_visitor(values)
     except FormError as err:
-        errors = {k: t(key, **v) for k, (key, v) in err.problems.items()}
+        errors = err.messages(t)
         return _new_page(request, 400, values, errors=errors)
     result = con.visitors.register(parsed, by=session.user.name)
     if result.blocked:
