@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Protocol
 
 
@@ -51,7 +51,3 @@ class VirtualClock:
 
     def advance(self, seconds: float) -> None:
         self.advance_to(self._now + timedelta(seconds=seconds))
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

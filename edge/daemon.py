@@ -12,7 +12,6 @@ import logging
 import os
 import signal
 import sqlite3
-import stat
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
@@ -349,10 +348,6 @@ def ensure_fifo(path: Path) -> None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     os.mkfifo(path, 0o600)
-
-
-def is_fifo(path: Path) -> bool:
-    return path.exists() and stat.S_ISFIFO(path.stat().st_mode)
 
 
 def run_daemon(cfg: Config, *, site_key: bytes | None = None) -> int:

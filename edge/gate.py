@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from drivers.base import Feedback, GateIO, Read
@@ -410,7 +410,3 @@ class Gate:
             "pending_approvals": sorted(self.today.pending),
             "time": minute.isoformat(timespec="minutes"),
         }
-
-
-def approval_window(cfg: Config) -> timedelta:
-    return timedelta(minutes=cfg.gate.approval_minutes)
