@@ -17,7 +17,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any, Protocol
 
-from drivers.base import GateIO, Input, InputChange, Read
+from drivers.base import GateIO, InputChange, Read
 from drivers.health import ReaderHealth
 from edge.clock import Clock, SystemClock
 from edge.config import Config
@@ -189,18 +189,7 @@ class Daemon:
         self.record(self.gate.scan(read))
 
     def on_input(self, change: InputChange) -> None:
-        gate = self.gate
-        handlers: dict[Input, Callable[[], list[Draft]]] = {
-            Input.DOOR: lambda: gate.door_changed(change.active),
-            Input.EXIT_BUTTON: lambda: gate.exit_button() if change.active else [],
-            Input.FIRE_ALARM: lambda: gate.fire_alarm(change.active),
-            Input.TAMPER: lambda: [
-                gate.draft(EventType.ALARM, Reason.TAMPER, detail={"active": change.active})
-            ],
-        }
-        handler = handlers.get(change.input)
-        if handler is not None:
-            self.record(handler())
+        self.record(self.gate.input_changed(change))
 
     def on_health(self, health: ReaderHealth) -> None:
         before = self.reader_health.get(health.reader)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any
 
-from drivers.base import Feedback, GateIO, Read
+from drivers.base import Feedback, GateIO, Input, InputChange, Read
 from edge.clock import Clock
 from edge.config import Config
 from edge.door import Action, DoorMachine, DoorNote, DoorTiming, LockCommand, Signal
@@ -227,6 +227,18 @@ class Gate:
                 )
             )
         return out
+
+    def input_changed(self, change: InputChange) -> list[Draft]:
+        """A contact changed: the one place that says what each input means."""
+        if change.input is Input.DOOR:
+            return self.door_changed(change.active)
+        if change.input is Input.EXIT_BUTTON:
+            return self.exit_button() if change.active else []
+        if change.input is Input.FIRE_ALARM:
+            return self.fire_alarm(change.active)
+        if change.input is Input.TAMPER:
+            return [self.draft(EventType.ALARM, Reason.TAMPER, detail={"active": change.active})]
+        return []
 
     def door_changed(self, is_open: bool) -> list[Draft]:
         return self._apply(self.door.door_changed(is_open, self.clock.monotonic()))

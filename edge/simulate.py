@@ -220,16 +220,7 @@ class Simulation:
         self.io.drive(which, active)
         changes, self._changes[:] = list(self._changes), []
         for change in changes:
-            self.record(self.handle_input(change))
-
-    def handle_input(self, change: InputChange) -> list[Any]:
-        if change.input is Input.DOOR:
-            return self.gate.door_changed(change.active)
-        if change.input is Input.EXIT_BUTTON:
-            return self.gate.exit_button() if change.active else []
-        if change.input is Input.FIRE_ALARM:
-            return self.gate.fire_alarm(change.active)
-        return []
+            self.record(self.gate.input_changed(change))
 
     def close(self) -> None:
         self.io.close()

@@ -54,12 +54,7 @@ class Rig:
         self.io.drive(which, active)
         out: list[Draft] = []
         for change in self.changes:
-            if change.input is Input.DOOR:
-                out += self.gate.door_changed(change.active)
-            elif change.input is Input.FIRE_ALARM:
-                out += self.gate.fire_alarm(change.active)
-            elif change.input is Input.EXIT_BUTTON and change.active:
-                out += self.gate.exit_button()
+            out += self.gate.input_changed(change)
         self.changes.clear()
         return out
 
