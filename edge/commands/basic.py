@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from edge.commands.common import CliError, config_or_exit, roster_or_exit
+from edge.commands.common import CliError, config_or_exit, roster_or_exit, site_key_or_exit
 from edge.events import dumps
 from edge.store import Store
 
@@ -129,14 +129,7 @@ def roster_id_hash(args: argparse.Namespace) -> int:
     from edge.guard import id_hash, id_salt
 
     cfg = config_or_exit(args.config)
-    key = None
-    if cfg.mqtt is not None:
-        from mqtt.signing import KeyFileError, load_key
-
-        try:
-            key = load_key(cfg.mqtt.key_file)
-        except KeyFileError as err:
-            raise CliError(f"{args.config}: mqtt.key_file: {err}") from None
+    key = site_key_or_exit(cfg, args.config)
     number = sys.stdin.readline().strip()
     if not number:
         raise CliError("give the ID number on standard input")

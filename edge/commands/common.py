@@ -36,3 +36,15 @@ def roster_or_exit(folder: str | Path, *, prefix: str = "") -> Roster:
     for warning in roster.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return roster
+
+
+def site_key_or_exit(cfg: Config, config_path: str) -> bytes | None:
+    """The site key from ``mqtt.key_file``; None when the config has no ``[mqtt]``."""
+    if cfg.mqtt is None:
+        return None
+    from mqtt.signing import KeyFileError, load_key
+
+    try:
+        return load_key(cfg.mqtt.key_file)
+    except KeyFileError as err:
+        raise CliError(f"{config_path}: mqtt.key_file: {err}") from None

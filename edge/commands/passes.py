@@ -7,7 +7,7 @@ import datetime as dt
 import secrets
 from typing import Any
 
-from edge.commands.common import CliError, config_or_exit, roster_or_exit
+from edge.commands.common import CliError, config_or_exit, roster_or_exit, site_key_or_exit
 
 
 def register(sub: Any) -> None:
@@ -31,10 +31,10 @@ def register(sub: Any) -> None:
 
 def pass_issue(args: argparse.Namespace) -> int:
     from edge.passes import issue_pass, render_pass_pdf, render_pass_png
-    from mqtt.signing import KeyFileError, load_key
 
     cfg = config_or_exit(args.config)
-    if cfg.mqtt is None:
+    key = site_key_or_exit(cfg, args.config)
+    if key is None:
         raise CliError(
             f"{args.config}: mqtt.key_file: passes are signed with the site key; none is configured"
         )
@@ -45,7 +45,6 @@ def pass_issue(args: argparse.Namespace) -> int:
         if args.child not in roster.children:
             raise CliError(f"--child: no child {args.child!r} in the roster")
     try:
-        key = load_key(cfg.mqtt.key_file)
         tz = cfg.site.tz
         day = dt.date.fromisoformat(args.date) if args.date else dt.datetime.now(tz).date()
         until = dt.datetime.combine(day, dt.time.fromisoformat(args.until), tzinfo=tz)
@@ -59,7 +58,7 @@ def pass_issue(args: argparse.Namespace) -> int:
             expires=until,
             phone=args.phone,
         )
-    except (KeyFileError, ValueError) as err:
+    except ValueError as err:
         raise CliError(str(err)) from None
     title = [
         f"{cfg.site.name or cfg.site.id}: {args.kind} pass",

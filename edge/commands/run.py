@@ -6,7 +6,7 @@ import argparse
 import logging
 from typing import Any
 
-from edge.commands.common import CliError, config_or_exit
+from edge.commands.common import CliError, config_or_exit, site_key_or_exit
 
 
 def register(sub: Any) -> None:
@@ -22,14 +22,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_or_exit(args.config)  # before any pin, port or file is touched
     if not args.verbose:
         logging.getLogger().setLevel(logging.INFO)
-    site_key = None
-    if cfg.mqtt is not None:
-        from mqtt.signing import KeyFileError, load_key
-
-        try:
-            site_key = load_key(cfg.mqtt.key_file)
-        except KeyFileError as err:
-            raise CliError(f"{args.config}: mqtt.key_file: {err}") from None
+    site_key = site_key_or_exit(cfg, args.config)
     try:
         return run_daemon(cfg, site_key=site_key)
     except RosterError as err:
