@@ -142,7 +142,7 @@ class Gate:
             mode=self.mode,
             channel=self.cfg.gate.channel,
             reader_locked=self.limiter.locked(read.reader, t),
-            collected=frozenset(day.collected),
+            collected=day.collected,  # read during this call only: no copy on the scan path
             clock_trusted=self.clock_trusted(),
         )
         scan = Scan(read.credential, read.reader, read.low24)

@@ -80,7 +80,7 @@ class GateLink:
     def _command_handler(self, publisher: Publisher) -> CommandHandler | None:
         try:
             # `run` loads the key before anything starts; a daemon built otherwise has none
-            key = getattr(self.daemon, "site_key", None) or load_key(self.mqtt.key_file)
+            key = self.daemon.site_key or load_key(self.mqtt.key_file)
             nonces = Nonces(self.daemon.store, self.mqtt.command_window_seconds)
         except (KeyFileError, NonceStoreError) as err:
             self._setup_failed(f"{err}; no command is taken until this is fixed")
