@@ -309,3 +309,30 @@ def test_a_visitor_with_a_blocked_id_number_is_refused_under_any_name(tmp_path: 
         purpose="visit",
     )
     assert [e.reason for e in gate.guard(other)] == [Reason.VISITOR_IN]
+
+
+def test_fire_alarm_opens_even_in_lockdown(rig: Rig) -> None:
+    rig.gate.guard(GuardAction("lockdown", by="S1"))
+    assert rig.lock_levels() == [False]
+    events = rig.drive(Input.FIRE_ALARM, True)
+    assert [(e.type, e.reason) for e in events] == [
+        (EventType.ALARM, Reason.FIRE_ALARM),
+        (EventType.MODE, Reason.EVACUATE),
+    ]
+    assert rig.gate.mode is Mode.EVACUATE and rig.lock_levels() == [False, True]
+    assert [e.reason for e in rig.gate.guard(GuardAction("lockdown", by="S1"))] == [
+        Reason.FIRE_ALARM_ACTIVE
+    ]
+    assert rig.lock_levels() == [False, True]  # held open whatever is asked
+
+
+def test_tamper_is_an_alarm_both_ways(rig: Rig) -> None:
+    from drivers.base import InputChange
+
+    opened = rig.gate.input_changed(InputChange(Input.TAMPER, True))
+    closed = rig.gate.input_changed(InputChange(Input.TAMPER, False))
+    assert [(e.type, e.reason, e.detail) for e in opened + closed] == [
+        (EventType.ALARM, Reason.TAMPER, {"active": True}),
+        (EventType.ALARM, Reason.TAMPER, {"active": False}),
+    ]
+    assert rig.lock_levels() == [False]
