@@ -5,7 +5,6 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
 
 import pytest
 
@@ -20,8 +19,8 @@ from drivers.keyboard import (
     KeySource,
     MissingDependency,
 )
+from tests.reader_support import Log
 
-T = TypeVar("T")
 CODES = {ch: code for code, ch in keyboard._DIGITS.items()}
 KEYPAD = {ch: code for code, ch in keyboard._KEYPAD.items()} | {"0": 82}
 SHIFT, KEY_A = 42, 30
@@ -129,21 +128,6 @@ class Devices:
         with self._cond:
             assert self._cond.wait_for(lambda: len(self.opened) >= n, 5.0)
             return self.opened[n - 1]
-
-
-class Log(Generic[T]):
-    def __init__(self) -> None:
-        self.items: list[T] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, item: T) -> None:
-        with self._cond:
-            self.items.append(item)
-            self._cond.notify_all()
-
-    def wait_for(self, n: int, timeout: float = 5.0) -> None:
-        with self._cond:
-            assert self._cond.wait_for(lambda: len(self.items) >= n, timeout), self.items
 
 
 @pytest.fixture

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 import pytest
 from hypothesis import given
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 from drivers.base import Read
 from drivers.health import ReaderHealth
 from drivers.line import MAX_LINE, LineDecoder, LineReader
+from tests.reader_support import Log
 
 T = TypeVar("T")
 
@@ -93,21 +93,6 @@ def test_random_bytes_never_crash(data: bytes) -> None:
 
 
 # -- the reader on real files ---------------------------------------------------------
-
-
-class Log(Generic[T]):
-    def __init__(self) -> None:
-        self.items: list[T] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, item: T) -> None:
-        with self._cond:
-            self.items.append(item)
-            self._cond.notify_all()
-
-    def wait_for(self, match: Callable[[list[T]], bool], timeout: float = 5.0) -> None:
-        with self._cond:
-            assert self._cond.wait_for(lambda: match(self.items), timeout), self.items
 
 
 def count(n: int) -> Callable[[list[T]], bool]:

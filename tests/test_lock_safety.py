@@ -7,10 +7,8 @@ lock and active level.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +18,7 @@ import pytest
 from drivers.pinlog import read_log
 from tests.conftest import wait_for
 from tests.rosters import write_small_roster
+from tests.test_daemon import stored
 
 CONFIG = """
 [site]
@@ -46,17 +45,7 @@ lock_kind = "{kind}"
 
 
 def count(db: Path, reason: str) -> int:
-    if not db.exists():
-        return 0
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-        try:
-            rows = con.execute("SELECT body FROM events").fetchall()
-        finally:
-            con.close()
-    except sqlite3.OperationalError:
-        return 0
-    return sum(1 for (body,) in rows if json.loads(body)["reason"] == reason)
+    return sum(1 for event in stored(db) if event["reason"] == reason)
 
 
 def start(cfg: Path, db: Path, starts: int) -> subprocess.Popen[bytes]:

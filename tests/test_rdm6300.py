@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Generic, TypeVar
 
 import pytest
 from hypothesis import given
@@ -20,8 +18,8 @@ from drivers.rdm6300 import (
     decode_frame,
     encode_frame,
 )
+from tests.reader_support import Log
 
-T = TypeVar("T")
 CARD_A = bytes.fromhex("0236373030334235314336434203")  # card:0003887558
 CARD_B = bytes.fromhex("0230313030303733344530443203")  # card:0000472288
 BAD_SUM = bytes.fromhex("0236383030334235314336434203")
@@ -149,23 +147,6 @@ class Pty:
         self.link.unlink()
         os.close(self.master)
         os.close(self._slave)
-
-
-class Log(Generic[T]):
-    """Things reported by a reader thread; ``wait_for`` blocks until they match."""
-
-    def __init__(self) -> None:
-        self.items: list[T] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, item: T) -> None:
-        with self._cond:
-            self.items.append(item)
-            self._cond.notify_all()
-
-    def wait_for(self, match: Callable[[list[T]], bool], timeout: float = 5.0) -> None:
-        with self._cond:
-            assert self._cond.wait_for(lambda: match(self.items), timeout), self.items
 
 
 def healthy(items: list[ReaderHealth]) -> bool:
