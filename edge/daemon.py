@@ -78,7 +78,7 @@ class Daemon:
         mode = self._start_mode()
         self.io = self._io or make_io(cfg)
         self.gate = Gate(cfg, self.roster, self.io, self.clock, mode=mode, pass_key=self.site_key)
-        self.gate.restore(self.store.events())
+        self.gate.restore(self.store.events(since=self.gate.day_start()))
         self.gate.revoked_passes.update(self.store.revoked_passes())
         self.io.on_input(self._from_thread(self.on_input))
 

@@ -403,10 +403,14 @@ class Gate:
                 out.append(self.draft(EventType.DOOR, action.reason, detail=detail))
         return out
 
+    def day_start(self) -> datetime:
+        """Local midnight of today: the events before it do not shape today."""
+        return datetime.combine(self._day().day, datetime.min.time(), self.tz)
+
     def restore(self, events: Iterable[dict[str, Any]]) -> None:
         """Rebuild today's state from today's stored events."""
         day = self._day()
-        start = datetime.combine(day.day, datetime.min.time(), self.tz)
+        start = self.day_start()
         for event in events:
             if datetime.fromisoformat(event["ts"]) >= start:
                 day.apply(event)

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -134,8 +134,17 @@ class Store:
 
     def events(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
         """Stored events, oldest first."""
+        # Stored times carry their own offset, so compare instants in Python; the SQL only
+        # skips days that cannot hold one (no offset is more than 14 hours from UTC).
+        floor = (
+            ""
+            if since is None
+            else (since.astimezone(UTC) - timedelta(hours=14)).date().isoformat()
+        )
         with self._lock:
-            rows = self.db.execute("SELECT body, ts FROM events ORDER BY seq").fetchall()
+            rows = self.db.execute(
+                "SELECT body, ts FROM events WHERE ts >= ? ORDER BY seq", (floor,)
+            ).fetchall()
         for body, ts in rows:
             if since is not None and datetime.fromisoformat(ts) < since:
                 continue

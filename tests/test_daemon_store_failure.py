@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -78,3 +78,23 @@ def test_revoked_passes_survive_a_restart(tmp_path: Path) -> None:
     assert "gm1" in again.gate.revoked_passes
     again.store.close()
     again.io.close()
+
+
+def test_events_since_compares_instants_across_offsets(tmp_path: Path) -> None:
+    from datetime import timedelta, timezone
+
+    from edge.events import Draft, EventType
+    from edge.store import Store
+
+    store = Store(tmp_path / "s.db", site="s", gate="g")
+    utc, east, west = UTC, timezone(timedelta(hours=14)), timezone(timedelta(hours=-12))
+    times = [
+        datetime(2026, 11, 24, 23, 0, tzinfo=west),  # 2026-11-25 11:00 UTC
+        datetime(2026, 11, 25, 9, 0, tzinfo=utc),
+        datetime(2026, 11, 26, 1, 0, tzinfo=east),  # 2026-11-25 11:00 UTC
+    ]
+    store.record([Draft(EventType.SYSTEM, "started", ts) for ts in times])
+    since = datetime(2026, 11, 25, 10, 0, tzinfo=utc)
+    assert [e["seq"] for e in store.events(since)] == [1, 3]
+    assert [e["seq"] for e in store.events()] == [1, 2, 3]
+    store.close()
