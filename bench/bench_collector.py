@@ -33,7 +33,7 @@ import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
 from edge.events import dumps  # noqa: E402
-from mqtt.collector import Collector  # noqa: E402
+from office.collector import Collector  # noqa: E402
 from tests.collector_support import Publisher, gate_events, office_config  # noqa: E402
 
 PG_URL = os.environ.get("KINDERGATE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")

@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from edge.sample import write_roster  # noqa: E402
+from edge.sim.sample import write_roster  # noqa: E402
 
 CONFIG = """
 [site]

@@ -27,7 +27,7 @@ from edge.clock import VirtualClock
 from edge.config import config_from_dict
 from edge.gate import Gate
 from edge.roster_load import load_roster
-from edge.sample import write_roster
+from edge.sim.sample import write_roster
 from edge.store import Store
 
 

@@ -12,7 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from edge.events import EventType, Reason
-from edge.retention import snapshot_directory
+from edge.ops.retention import snapshot_directory
 
 if TYPE_CHECKING:
     from edge.daemon import Daemon

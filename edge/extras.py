@@ -10,8 +10,8 @@ if TYPE_CHECKING:
 
 def start_extras(daemon: Daemon) -> list[tuple[str, Any]]:
     """Named components in their start order (they are stopped in reverse)."""
-    from edge.timesync import ClockWatch
-    from edge.watchdog import Watchdog
+    from edge.ops.timesync import ClockWatch
+    from edge.ops.watchdog import Watchdog
 
     extras: list[tuple[str, Any]] = []
     if daemon.cfg.gate.hardware == "gpio":

@@ -103,7 +103,7 @@ class Gate:
         self.desk = GuardDesk(self)
         self.pass_key = pass_key  # the site key; without it no QR pass is genuine
         self.revoked_passes: set[str] = set()
-        # Asked before every decision; edge/timesync.py's ClockWatch answers it on a Pi.
+        # Asked before every decision; edge/ops/timesync.py's ClockWatch answers it on a Pi.
         self.clock_trusted: Callable[[], bool] = lambda: True
         self._apply(self.door.start())
 

@@ -21,7 +21,7 @@ from edge.console.app import Console, create_app
 from edge.daemon import Daemon
 from edge.roster import Guardian, Roster
 from edge.roster_load import load_roster
-from edge.sample import write_roster
+from edge.sim.sample import write_roster
 from tests.conftest import wait_for
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from edge.backup import BackupError, backup
 from edge.cli import main
-from edge.verify import verify_path
+from edge.ops.backup import BackupError, backup
+from edge.ops.verify import verify_path
 from tests.ops_support import NOW, access, edit, fill, make_store, raw_db, write_config
 
 

@@ -15,8 +15,8 @@ import cv2
 from edge.clock import VirtualClock
 from edge.config import config_from_dict
 from edge.daemon import Daemon
+from edge.ops.retention import snapshot_directory as snapshot_dir
 from edge.passes import issue_pass
-from edge.retention import snapshot_directory as snapshot_dir
 from tests.conftest import wait_for
 from tests.frames import qr_frame
 from tests.rosters import write_small_roster

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from drivers.base import Input, InputChange, Read
-from edge.checks import (
+from edge.console.checks import (
     MAX_PHOTO_BYTES,
     DeviceChecks,
     RepairLog,

@@ -15,8 +15,8 @@ import pytest
 
 from edge.cli import main
 from edge.events import dumps
-from mqtt.collector_ingest import Ingestor, Message
-from mqtt.collector_store import open_store
+from office.ingest import Ingestor, Message
+from office.store import open_store
 from tests.collector_support import Publisher, gate_events, topic_of, write_config
 from tests.conftest import REPO, free_port, wait_for
 

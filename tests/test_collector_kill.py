@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from mqtt.collector_store import open_store
+from office.store import open_store
 from tests.collector_support import Publisher, gate_events, write_config
 from tests.conftest import REPO, Broker, wait_for
 from tests.test_collector_mqtt import PERSISTENT_BROKER

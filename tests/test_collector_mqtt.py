@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from mqtt.collector import Collector
-from mqtt.collector_store import open_store
+from office.collector import Collector
+from office.store import open_store
 from tests.collector_support import Publisher, gate_events, office_config
 from tests.conftest import DEFAULT_BROKER_CONFIG, Broker, wait_for
 

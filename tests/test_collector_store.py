@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from edge.events import dumps
-from mqtt.collector_ingest import Ingestor, Message, chain_findings, parse_topic, seq_runs
-from mqtt.collector_store import CollectorStore, open_store
+from office.ingest import Ingestor, Message, chain_findings, parse_topic, seq_runs
+from office.store import CollectorStore, open_store
 from tests.collector_support import gate_events, topic_of
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from edge.config import load_config
-from edge.demo import run_demo, summary
 from edge.roster_load import load_roster
+from edge.sim.demo import run_demo, summary
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from edge import doctor
 from edge.cli import main
-from edge.doctor import Level, Probes, run_checks, worst
 from edge.events import Draft, EventType, Reason
-from edge.timesync import ClockStatus, Sync
+from edge.ops import doctor
+from edge.ops.doctor import Level, Probes, run_checks, worst
+from edge.ops.timesync import ClockStatus, Sync
 from mqtt.signing import load_key
 from tests.ops_support import NOW, access, make_store, publish_all, write_config
 
@@ -206,7 +206,7 @@ def test_a_bad_config_fails_every_problem(tmp_path: Path) -> None:
 def test_cli_prints_lines_and_exits_1_on_fail(
     gate: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr("edge.timesync.check", lambda: SYNCED)
+    monkeypatch.setattr("edge.ops.timesync.check", lambda: SYNCED)
     monkeypatch.setattr(doctor, "tcp_connect", reachable)
     monkeypatch.setattr(doctor, "GPIOCHIP", tmp_path / "gpiochip0")
     assert main(["doctor", "-c", str(gate)]) == 0

@@ -18,8 +18,8 @@ import pytest
 
 from edge.events import GENESIS, dumps, seal
 from edge.migrations import MIGRATIONS, Migration, migrate
+from edge.ops.verify import verify_path
 from edge.store import Store
-from edge.verify import verify_path
 from tests.ops_support import NOW, access
 
 # Migrations that have shipped, in order: they are never edited, renamed or moved.

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from drivers.health import ReaderHealth
-from edge.notify import Notifier, send, watchdog_interval
-from edge.watchdog import ReaderWatch, Watchdog, summary
+from edge.ops.sdnotify import Notifier, send, watchdog_interval
+from edge.ops.watchdog import ReaderWatch, Watchdog, summary
 from tests.conftest import async_wait_for
 from tests.ops_support import ROSTER
 

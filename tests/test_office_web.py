@@ -13,9 +13,9 @@ import pytest
 
 from edge.config import load_config
 from edge.events import dumps
-from mqtt.collector_ingest import Ingestor, Message
-from mqtt.collector_store import CollectorStore, open_store
-from mqtt.office_web import Office, WebServer
+from office.ingest import Ingestor, Message
+from office.store import CollectorStore, open_store
+from office.web import Office, WebServer
 from tests.collector_support import gate_events, topic_of, write_config
 from tests.conftest import free_port
 from tests.test_reports import Day, rows

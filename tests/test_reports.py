@@ -16,12 +16,12 @@ from edge.config import config_from_dict
 from edge.events import EventType, Reason, dumps
 from edge.guard import GuardAction, mask_phone
 from edge.roster_load import load_roster
-from edge.sample import write_roster
-from edge.simulate import Simulation
-from mqtt.collector_ingest import Ingestor, Message
-from mqtt.collector_store import CollectorStore, open_store
-from mqtt.report_build import build_report, render
-from mqtt.reports import roster_info
+from edge.sim.sample import write_roster
+from edge.sim.simulate import Simulation
+from office.ingest import Ingestor, Message
+from office.report_build import build_report, render
+from office.reports import roster_info
+from office.store import CollectorStore, open_store
 from tests.collector_support import topic_of
 
 DAY = date(2026, 11, 24)  # a Tuesday, a school day

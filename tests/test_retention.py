@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import edge.retention as retention
+import edge.ops.retention as retention
 from edge.cli import main
 from edge.config import RetentionConfig
 from edge.events import EventType, Reason
-from edge.retention import purge
+from edge.ops.retention import purge
+from edge.ops.timesync import ClockStatus, Sync
+from edge.ops.verify import verify_path
 from edge.store import Store
-from edge.timesync import ClockStatus, Sync
-from edge.verify import verify_path
 from tests.ops_support import (
     NOW,
     access,
@@ -201,7 +201,7 @@ def test_cli_refuses_with_an_untrusted_clock_unless_forced(
     s.record([access(NOW)])
     s.close()
     unsynced = ClockStatus(Sync.UNSYNCED, "test clock")
-    monkeypatch.setattr("edge.timesync.check", lambda: unsynced)
+    monkeypatch.setattr("edge.ops.timesync.check", lambda: unsynced)
     assert main(["purge", "-c", str(cfg)]) == 1
     assert "clock not trusted" in capsys.readouterr().err
     assert main(["purge", "-c", str(cfg), "--dry-run"]) == 0

@@ -313,14 +313,16 @@ def test_make_install_runs_the_script() -> None:
 def test_operations_guide_covers_the_commands_and_checks(tmp_path: Path) -> None:
     import argparse
 
-    from edge import doctor
-    from edge.commands import ops_cli
-    from edge.timesync import ClockStatus, Sync
+    from edge.cli import backup, purge, verify_log
+    from edge.cli import doctor as doctor_cmd
+    from edge.ops import doctor
+    from edge.ops.timesync import ClockStatus, Sync
     from tests.ops_support import write_config
 
     guide = (REPO / "docs" / "operations.md").read_text()
     sub = argparse.ArgumentParser().add_subparsers()
-    ops_cli.register(sub)
+    for module in (doctor_cmd, verify_log, backup, purge):
+        module.register(sub)
     for command in sub.choices:
         assert f"kindergate {command}" in guide, command
     key = tmp_path / "site.key"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from edge.events import Draft, EventType, Reason
-from edge.timesync import (
+from edge.ops.timesync import (
     STA_UNSYNC,
     TIME_ERROR,
     ClockStatus,

@@ -8,7 +8,7 @@ import pytest
 
 from edge.cli import main
 from edge.events import chain_hash, dumps
-from edge.verify import Problem, verify_path
+from edge.ops.verify import Problem, verify_path
 from tests.ops_support import body, edit, fill, make_store, raw_db, write_config
 
 

@@ -11,9 +11,9 @@ import pytest
 
 from drivers.base import Read
 from edge.console.forms import FormError, clean_id_number, clean_phone
+from edge.console.visitors import VisitorBook, VisitorForm, parse_visitor
 from edge.daemon import Daemon
 from edge.passes import PassKind, verify_pass
-from edge.visitors import VisitorBook, VisitorForm, parse_visitor
 from tests.console_support import (
     SCHOOL_DAY,
     SITE_KEY,

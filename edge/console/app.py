@@ -16,7 +16,6 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from edge.checks import DeviceChecks, RepairLog
 from edge.console import (
     routes_auth,
     routes_checks,
@@ -26,9 +25,11 @@ from edge.console import (
     routes_visitors,
 )
 from edge.console.auth import ADDRESS_FAILURES, USER_FAILURES, LockOut, Sessions, Users
+from edge.console.checks import DeviceChecks, RepairLog
 from edge.console.host import GateHost
 from edge.console.live import Live
 from edge.console.rollcall import RollCall
+from edge.console.visitors import VisitorBook
 from edge.console.web import (
     Flash,
     Refused,
@@ -38,7 +39,6 @@ from edge.console.web import (
     sign_in_redirect,
     words,
 )
-from edge.visitors import VisitorBook
 
 HERE = Path(__file__).resolve().parent
 MAX_BODY = 6 * 1024 * 1024  # a 5 MB repair photo and its form

@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from edge.console.host import GateHost
+from edge.console.visitors import VisitorBook
 from edge.rules import Mode
-from edge.visitors import VisitorBook
 
 KINDS = ("child", "staff", "visitor")
 

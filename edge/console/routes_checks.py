@@ -8,7 +8,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 from starlette.datastructures import UploadFile
 
-from edge.checks import MAX_PHOTO_BYTES, RESULTS, check_steps, parse_check, parse_fix, parse_repair
+from edge.console.checks import (
+    MAX_PHOTO_BYTES,
+    RESULTS,
+    check_steps,
+    parse_check,
+    parse_fix,
+    parse_repair,
+)
 from edge.console.forms import FormError
 from edge.console.web import back, console, page_session, render, signed_form, words
 

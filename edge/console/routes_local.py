@@ -16,9 +16,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from edge.console.forms import FormError
 from edge.console.host import refusal
+from edge.console.visitors import parse_visitor
 from edge.console.web import console
 from edge.guard import ACTIONS, GuardAction, GuardError
-from edge.visitors import parse_visitor
 
 router = APIRouter()
 LOCAL_MARK = "kindergate.local"

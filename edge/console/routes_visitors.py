@@ -11,9 +11,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from edge.console.forms import FormError
+from edge.console.visitors import DEFAULT_MINUTES, Visitor, parse_visitor
 from edge.console.web import back, console, page_session, render, signed_form, words
 from edge.passes import render_pass_png
-from edge.visitors import DEFAULT_MINUTES, Visitor, parse_visitor
 
 log = logging.getLogger(__name__)
 router = APIRouter()

@@ -1,0 +1,50 @@
+"""events: the events stored by the gate (or, with --collector, the office) as JSON lines."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from typing import Any
+
+from edge.cli.common import CliError, config_or_exit
+from edge.events import dumps
+from edge.store import Store
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("events", help="print stored events as JSON lines, oldest first")
+    p.add_argument("-c", "--config", required=True)
+    p.add_argument(
+        "--collector", action="store_true", help="the collector's events, not the gate's"
+    )
+    p.add_argument("--since", help="only events at or after this ISO 8601 time")
+    p.set_defaults(func=events)
+
+
+def events(args: argparse.Namespace) -> int:
+    cfg = config_or_exit(args.config)
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            raise CliError(f"--since: not an ISO 8601 time: {args.since!r}") from None
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=cfg.site.tz)
+    if args.collector:
+        from office.service import collector_events
+
+        for event in collector_events(cfg, since):
+            sys.stdout.write(json.dumps(event, ensure_ascii=False) + "\n")
+        return 0
+    if not cfg.store.path.exists():
+        return 0
+    store = Store(cfg.store.path, site=cfg.site.id, gate=cfg.gate.id)
+    try:
+        for event in store.events(since):
+            sys.stdout.write(dumps(event) + "\n")
+    finally:
+        store.close()
+    return 0

@@ -1,0 +1,1 @@
+"""Operations around the gate: health checks, backups, retention, the clock, systemd."""

@@ -1,0 +1,1 @@
+"""The gate in virtual time: scenarios (`simulate`), the demo day and its timeline."""

@@ -1,0 +1,1 @@
+"""The office application: the collector, reports, the office page, the office side of `cmd`."""

@@ -1,0 +1,94 @@
+"""What the `collector`, `report` and `events --collector` commands call."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Any
+
+from edge.config import Config
+from office.store import open_store
+
+log = logging.getLogger(__name__)
+
+
+class CollectorSetupError(ValueError):
+    """The config lacks what the collector needs."""
+
+
+def require_collector(cfg: Config) -> None:
+    if cfg.collector is None:
+        raise CollectorSetupError("the config has no [collector] section")
+    if cfg.mqtt is None:
+        raise CollectorSetupError("the collector needs an [mqtt] section (the broker)")
+
+
+def collector_events(cfg: Config, since: datetime | None) -> Iterator[dict[str, Any]]:
+    """The events the collector stored, oldest first (``events --collector``)."""
+    if cfg.collector is None:
+        raise CollectorSetupError("the config has no [collector] section")
+    store = open_store(cfg.collector.database)
+    try:
+        yield from store.events(since)
+    finally:
+        store.close()
+
+
+def run(cfg: Config) -> int:
+    """The collector in the foreground, and the office page when ``web_port`` is set."""
+    from edge.ops.sdnotify import Notifier, watchdog_interval
+    from office.collector import Collector
+
+    require_collector(cfg)
+    assert cfg.collector is not None
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    collector = Collector(cfg, on_failure=stop.set)
+    web = None
+    if cfg.collector.web_port:
+        from office.web import WebServer
+
+        web = WebServer(cfg, cfg.collector.web_host, cfg.collector.web_port)
+    notifier = Notifier()
+    collector.start()
+    try:
+        if web is not None:
+            web.start()
+        log.info("collector running; stop with SIGTERM")
+        notifier.ready("collecting")
+        # Under systemd's watchdog: ping while the writer lives (a dead writer sets `stop`).
+        interval = watchdog_interval()
+        while not stop.wait(interval):
+            notifier.watchdog()
+    finally:
+        notifier.stopping()
+        if web is not None:
+            web.stop()
+        collector.stop()
+    return 1 if collector.failed.is_set() else 0
+
+
+def report(cfg: Config, kind: str, day: date, fmt: str) -> str:
+    from office.report_build import build_report, render
+    from office.reports import roster_info
+
+    if cfg.collector is None:
+        raise CollectorSetupError("the config has no [collector] section")
+    store = open_store(cfg.collector.database)
+    try:
+        result = build_report(
+            kind,
+            store,
+            day,
+            cfg.site.tz,
+            roster=roster_info(cfg.roster.path),
+            overstay_minutes=cfg.collector.visitor_overstay_minutes,
+            offline_after_seconds=cfg.collector.offline_after_seconds,
+        )
+    finally:
+        store.close()
+    return render(result, fmt)
