@@ -1,12 +1,22 @@
-"""The one event schema: the local log, MQTT, `simulate` and the collector all use it."""
+"""The one event schema: the local log, MQTT, `simulate` and the collector all use it.
+
+A ``Draft`` is an event as the gate decides it; the store seals it (id, seq, chain hash)
+into an ``Event``, which is immutable. Whatever reads events back (the day's state after a
+restart, the console, reports, the collector, the simulation) reads them as ``Event``s
+through ``Event.from_json``, which checks the shape and gives typed fields: a reason is
+compared as a ``Reason``, never as a bare string. An ``Event`` keeps the exact JSON object
+it came from, so writing it out again reproduces the bytes its hash was computed on.
+"""
 
 from __future__ import annotations
 
 import enum
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, tzinfo
+from types import MappingProxyType
 from typing import Any
 
 
@@ -206,3 +216,147 @@ def seal(draft: Draft, *, site: str, gate: str, seq: int, prev_hash: str) -> dic
 
 def dumps(event: dict[str, Any]) -> str:
     return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+
+
+class EventError(ValueError):
+    """A JSON object that is not a usable event."""
+
+
+def _text(obj: Mapping[str, Any], key: str, *, limit: int = 200, required: bool = True) -> Any:
+    value = obj.get(key)
+    if value is None and not required:
+        return None
+    if type(value) is not str or not 0 < len(value) <= limit:
+        raise EventError(f"{key}: missing or not a short string")
+    return value
+
+
+def _enum(kind: type[enum.StrEnum], obj: Mapping[str, Any], key: str) -> Any:
+    value = obj.get(key)
+    try:
+        return kind(value)
+    except ValueError:
+        raise EventError(f"{key}: unknown value {str(value)[:64]!r}") from None
+
+
+def _person(value: Any) -> Person | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise EventError("person: not an object")
+    return Person(
+        _text(value, "id"),
+        _text(value, "kind", limit=32),
+        _text(value, "name", limit=500, required=False),
+    )
+
+
+def _children(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(type(c) is str and c for c in value):
+        raise EventError("children: not a list of ids")
+    return tuple(value)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Event:
+    """A sealed event: immutable, typed, and carrying the exact JSON object it stands for."""
+
+    id: str
+    seq: int | None
+    ts: datetime
+    site: str
+    gate: str
+    type: EventType
+    reason: Reason
+    decision: Decision | None
+    credential: str | None
+    person: Person | None
+    children: tuple[str, ...]
+    reader: str | None
+    mode: str | None
+    approved_by: str | None
+    by: str | None
+    detail: Mapping[str, Any]
+    prev_hash: str | None
+    hash: str | None
+    raw: dict[str, Any] = field(repr=False)  # the JSON object; never modified
+
+    @property
+    def json(self) -> Mapping[str, Any]:
+        """The JSON object, read-only."""
+        return MappingProxyType(self.raw)
+
+    @classmethod
+    def from_json(cls, obj: Any) -> Event:
+        """Read an event back from its JSON object; ``EventError`` says what is wrong."""
+        if not isinstance(obj, dict):
+            raise EventError("not a JSON object")
+        seq = obj.get("seq")
+        if seq is not None and (type(seq) is not int or not 0 < seq < 2**63):
+            raise EventError("seq: not a positive integer")
+        try:
+            ts = datetime.fromisoformat(_text(obj, "ts", limit=64))
+        except ValueError:
+            raise EventError("ts: not an ISO 8601 time") from None
+        if ts.tzinfo is None:
+            raise EventError("ts: no UTC offset")
+        decision = obj.get("decision")
+        detail = obj.get("detail")
+        if detail is not None and not isinstance(detail, dict):
+            raise EventError("detail: not an object")
+        return cls(
+            id=_text(obj, "id"),
+            seq=seq,
+            ts=ts,
+            site=_text(obj, "site"),
+            gate=_text(obj, "gate"),
+            type=_enum(EventType, obj, "type"),
+            reason=_enum(Reason, obj, "reason"),
+            decision=None if decision is None else _enum(Decision, obj, "decision"),
+            credential=_text(obj, "credential", limit=4096, required=False),
+            person=_person(obj.get("person")),
+            children=_children(obj.get("children")),
+            reader=_text(obj, "reader", required=False),
+            mode=_text(obj, "mode", limit=32, required=False),
+            approved_by=_text(obj, "approved_by", required=False),
+            by=_text(obj, "by", required=False),
+            detail=MappingProxyType(detail or {}),
+            prev_hash=_text(obj, "prev_hash", limit=64, required=False),
+            hash=_text(obj, "hash", limit=64, required=False),
+            raw=obj,
+        )
+
+    @classmethod
+    def loads(cls, text: str | bytes) -> Event:
+        try:
+            obj = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as err:
+            raise EventError(f"not JSON: {err}") from None
+        return cls.from_json(obj)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object, exactly as stored, published and hashed (a copy)."""
+        return dict(self.raw)
+
+    def dumps(self) -> str:
+        return json.dumps(self.raw, ensure_ascii=False, separators=(",", ":"))
+
+    def local_day(self, tz: tzinfo) -> date:
+        return self.ts.astimezone(tz).date()
+
+    @property
+    def granted(self) -> bool:
+        return self.decision is Decision.GRANTED
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Event) and self.raw == other.raw
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+
+# Groups of reasons, defined once: compare with ``in``, never with a list of strings.
+COLLECTING = frozenset({Reason.PICKUP, Reason.DELEGATE})  # granted: the children leave
+GUARD_REFUSALS = frozenset({Reason.REFUSED, Reason.NO_PENDING_APPROVAL, Reason.FIRE_ALARM_ACTIVE})
