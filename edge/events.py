@@ -233,6 +233,8 @@ def _text(obj: Mapping[str, Any], key: str, *, limit: int = 200, required: bool 
 
 def _enum(kind: type[enum.StrEnum], obj: Mapping[str, Any], key: str) -> Any:
     value = obj.get(key)
+    if type(value) is not str:
+        raise EventError(f"{key}: missing or not a string")
     try:
         return kind(value)
     except ValueError:
