@@ -362,3 +362,19 @@ class Event:
 # Groups of reasons, defined once: compare with ``in``, never with a list of strings.
 COLLECTING = frozenset({Reason.PICKUP, Reason.DELEGATE})  # granted: the children leave
 GUARD_REFUSALS = frozenset({Reason.REFUSED, Reason.NO_PENDING_APPROVAL, Reason.FIRE_ALARM_ACTIVE})
+NOT_GENUINE = frozenset({Reason.UNKNOWN_CREDENTIAL, Reason.BAD_SIGNATURE})  # count to a lockout
+DOOR_PASSAGE = frozenset({Reason.OPENED, Reason.CLOSED})  # an ordinary passage
+DOOR_ALARMS = frozenset({Reason.FORCED_OPEN, Reason.HELD_OPEN})  # snapshot, demo summary
+DOOR_FAULTS = DOOR_ALARMS | {Reason.LOCK_NOT_ENGAGED}  # door events a guard must see
+READER_HEALTH = frozenset({Reason.READER_DOWN, Reason.READER_UP})
+# How the console colours an event: an alarm, or a warning (shown like a denial).
+ALARMING = frozenset({Reason.BLOCKED_PERSON, Reason.FORCED_OPEN, Reason.FIRE_ALARM, Reason.TAMPER})
+WARNING = frozenset(
+    {
+        Reason.VISITOR_OVERSTAY,
+        Reason.LATE_PICKUP,
+        Reason.HELD_OPEN,
+        Reason.LOCKDOWN,
+        Reason.EVACUATE,
+    }
+)
