@@ -193,7 +193,7 @@ def burst(folder: Path, port: int, seconds: float, rate: float) -> dict[str, flo
         for i in range(total):
             loop.call_at(start + i / rate, one, i)
         await done.wait()
-        ids.update(e["id"].encode() for e in daemon.store.events())
+        ids.update(e.id.encode() for e in daemon.store.events())
         await asyncio.to_thread(arrived, counter, ids, 60)
         link.stop()
         daemon.store.close()

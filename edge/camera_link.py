@@ -11,7 +11,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from edge.events import EventType, Reason
+from edge.events import DOOR_ALARMS, Event, EventType, Reason
 from edge.ops.retention import snapshot_directory
 
 if TYPE_CHECKING:
@@ -20,13 +20,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 5.0
-SNAPSHOT_TYPES = {"access", "alarm", "override"}
-SNAPSHOT_DOOR = {"forced_open", "held_open"}
+SNAPSHOT_TYPES = frozenset({EventType.ACCESS, EventType.ALARM, EventType.OVERRIDE})
 
 
-def wants_snapshot(event: dict[str, Any]) -> bool:
-    return event["type"] in SNAPSHOT_TYPES or (
-        event["type"] == "door" and event["reason"] in SNAPSHOT_DOOR
+def wants_snapshot(event: Event) -> bool:
+    return event.type in SNAPSHOT_TYPES or (
+        event.type is EventType.DOOR and event.reason in DOOR_ALARMS
     )
 
 
@@ -82,7 +81,7 @@ class CameraLink:
             await asyncio.sleep(CHECK_SECONDS)
             self.camera.check()
 
-    def _on_events(self, events: list[dict[str, Any]]) -> None:
+    def _on_events(self, events: list[Event]) -> None:
         store = self.snapshots
         loop = self.daemon.loop
         if store is None or loop is None:
@@ -92,7 +91,7 @@ class CameraLink:
             return
         for event in events:
             if wants_snapshot(event):
-                loop.run_in_executor(None, _save, store, event["id"], frame)
+                loop.run_in_executor(None, _save, store, event.id, frame)
 
 
 def _save(store: Any, event_id: str, frame: Any) -> None:

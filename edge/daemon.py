@@ -11,7 +11,6 @@ import asyncio
 import logging
 import os
 import signal
-import sqlite3
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
@@ -21,13 +20,13 @@ from drivers.base import GateIO, InputChange, Read
 from drivers.health import ReaderHealth
 from edge.clock import Clock, SystemClock
 from edge.config import Config
-from edge.events import Draft, EventType, Reason
+from edge.events import Draft, Event, EventType, Reason
 from edge.gate import Gate
 from edge.guard import GuardAction
 from edge.roster import Roster, roster_from_json
 from edge.roster_load import load_roster
 from edge.rules import Mode
-from edge.store import Store
+from edge.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ class Daemon:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stopping = asyncio.Event()
         self.components: list[tuple[str, Component]] = []
-        self.listeners: list[Callable[[list[dict[str, Any]]], None]] = []
+        self.listeners: list[Callable[[list[Event]], None]] = []
         self._readers: list[Any] = []
         self._timer: asyncio.TimerHandle | None = None
         self.reader_health: dict[str, ReaderHealth] = {}
@@ -207,10 +206,10 @@ class Daemon:
             ]
         )
 
-    def guard(self, action: GuardAction) -> list[dict[str, Any]]:
+    def guard(self, action: GuardAction) -> list[Event]:
         return self.record(self.gate.guard(action))
 
-    def revoke_pass(self, pass_id: str, *, by: str) -> list[dict[str, Any]]:
+    def revoke_pass(self, pass_id: str, *, by: str) -> list[Event]:
         """A pass that must open the gate no more, from now on and after a restart."""
         self.store.revoke_pass(pass_id, by)
         self.gate.revoked_passes.add(pass_id)
@@ -220,7 +219,7 @@ class Daemon:
 
     # --- events and timers --------------------------------------------------------------
 
-    def record(self, drafts: list[Draft]) -> list[dict[str, Any]]:
+    def record(self, drafts: list[Draft]) -> list[Event]:
         """Write events durably, then tell the listeners; never lose one to a failing disk.
 
         The lock has already moved when this runs. If the store refuses the write (disk
@@ -235,7 +234,7 @@ class Daemon:
         held = self._unsaved
         try:
             events = self.store.record(held)
-        except sqlite3.Error as err:
+        except StoreError as err:
             self._store_failed(err)
             return []
         if self._retry_at > float("-inf"):
@@ -246,25 +245,25 @@ class Daemon:
         self._schedule()
         return events
 
-    def _published(self, events: list[dict[str, Any]]) -> None:
+    def _published(self, events: list[Event]) -> None:
         """Events are durable: log them, keep the mode, tell the listeners."""
         for event in events:
             log.info(
                 "%s %s %s %s",
-                event["type"],
-                event.get("decision", ""),
-                event["reason"],
-                event.get("children", ""),
+                event.type,
+                event.decision or "",
+                event.reason,
+                list(event.children) if event.children else "",
             )
-            if event["type"] == "mode":
-                self.store.set_state("mode", event["mode"])
+            if event.type is EventType.MODE and event.mode is not None:
+                self.store.set_state("mode", event.mode)
         for listener in self.listeners:
             try:
                 listener(events)
             except Exception:
                 log.exception("event listener failed")
 
-    def _store_failed(self, err: sqlite3.Error) -> None:
+    def _store_failed(self, err: StoreError) -> None:
         if self._retry_at == float("-inf"):
             log.error("store write failed, holding events in memory: %s", err)
         dropped = len(self._unsaved) - MAX_UNSAVED
@@ -313,7 +312,7 @@ class Daemon:
             },
             "outbox": self.store.outbox_depth(),
             "unsaved": len(self._unsaved),
-            "last_event": last["id"] if last else None,
+            "last_event": last.id if last else None,
             **{name: part() for name, part in self.status_parts.items()},
         }
 

@@ -130,7 +130,7 @@ class Draft:
     """An event as the gate decides it, before the store gives it an id and a place."""
 
     type: EventType
-    reason: str
+    reason: Reason
     ts: datetime
     decision: Decision | None = None
     credential: str | None = None

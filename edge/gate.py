@@ -3,6 +3,7 @@
 One ``Gate`` is owned by one event loop (the daemon's, or a simulation's). Each input
 returns the events it caused as ``Draft``s; the hardware is driven *before* they are
 returned, so the lock never waits for the log. The caller records the drafts durably.
+Every draft shapes the day (``edge.day.DayLog``) as it is made.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any
 from drivers.base import Feedback, GateIO, Input, InputChange, Read
 from edge.clock import Clock
 from edge.config import Config
+from edge.day import DayLog
 from edge.door import Action, DoorMachine, DoorNote, DoorTiming, LockCommand, Signal
-from edge.events import Decision, Draft, EventType, Person, Reason
+from edge.events import NOT_GENUINE, Decision, Draft, Event, EventType, Person, Reason
 from edge.guard import GuardAction, GuardDesk
 from edge.passes import PassRejected, verify_pass
 from edge.roster import Roster
@@ -31,9 +33,6 @@ from edge.rules import (
     decide,
     decide_pass,
     hold_for_clock,
-    is_school_day,
-    late_children,
-    late_deadline,
     local_minute,
 )
 
@@ -44,33 +43,11 @@ FEEDBACK = {
     Decision.DENIED: Feedback.DENIED,
     Decision.NEEDS_APPROVAL: Feedback.NEEDS_APPROVAL,
 }
-
-
-class DayLog:
-    """Who came and went today; rebuilt from today's events after a restart."""
-
-    def __init__(self, day: date) -> None:
-        self.day = day
-        self.dropped_off: set[str] = set()
-        self.collected: set[str] = set()
-        self.late_reported: set[str] = set()  # class ids
-        self.pending: dict[str, tuple[Outcome, float]] = {}  # credential -> (outcome, t)
-        self.used_passes: set[str] = set()  # a pass is valid on one date only: today's suffice
-
-    def apply(self, event: dict[str, Any]) -> None:
-        """Replay one stored event (restart recovery)."""
-        if event.get("type") == "access" and event.get("decision") == "granted":
-            if event.get("reason") == "dropoff":
-                self.dropped_off.update(event.get("children", []))
-            elif event.get("reason") in ("pickup", "delegate"):
-                self.collected.update(event.get("children", []))
-            pass_id = (event.get("detail") or {}).get("pass_id")
-            if pass_id and event.get("reason") in ("pickup", "delegate"):
-                self.used_passes.add(pass_id)
-        elif event.get("type") == "late_pickup":
-            cls = event.get("detail", {}).get("class_id")
-            if cls:
-                self.late_reported.add(cls)
+MODE_REASONS = {
+    Mode.NORMAL: Reason.NORMAL,
+    Mode.LOCKDOWN: Reason.LOCKDOWN,
+    Mode.EVACUATE: Reason.EVACUATE,
+}
 
 
 class Gate:
@@ -118,11 +95,14 @@ class Gate:
             self.today = DayLog(day)
         return self.today
 
-    def draft(self, type_: EventType, reason: Reason | str, **fields: Any) -> Draft:
+    def draft(self, type_: EventType, reason: Reason, **fields: Any) -> Draft:
+        """An event of the gate, now; today's state takes it in at once."""
         if not self.clock_trusted():
             # the timestamp itself is in doubt: say so on every event
             fields["detail"] = {**fields.get("detail", {}), "clock": "unsynced"}
-        return Draft(type=type_, reason=reason, ts=self.clock.now(), **fields)
+        draft = Draft(type=type_, reason=reason, ts=self.clock.now(), **fields)
+        self._day().apply(draft)
+        return draft
 
     # --- inputs ---------------------------------------------------------------------
 
@@ -167,14 +147,16 @@ class Gate:
                 self.pass_key, payload, today=now.astimezone(self.tz).date(), now=now
             )
         except PassRejected as err:
-            return PassFacts(rejection=Reason(str(err.reason)))
+            return PassFacts(rejection=err.reason)
+        day = self._day()
         return PassFacts(
             pass_id=found.id,
             kind=str(found.kind),
             name=found.name,
             child=found.child,
-            used=found.id in self._day().used_passes,
-            revoked=found.id in self.revoked_passes,
+            used=found.id in day.used_passes,
+            # a visitor's badge serves one visit: once signed out, it is as good as revoked
+            revoked=found.id in self.revoked_passes or day.visit_over(found.id),
         )
 
     def _act_on(self, outcome: Outcome, reader: str, t: float, **extra: Any) -> list[Draft]:
@@ -193,19 +175,9 @@ class Gate:
             **extra,
         )
         out = [event]
-        if outcome.reason is Reason.DROPOFF:
-            day.dropped_off.update(outcome.children)
-        elif outcome.granted and outcome.reason in (Reason.PICKUP, Reason.DELEGATE):
-            day.collected.update(outcome.children)
-            pass_id = extra.get("detail", {}).get("pass_id")
-            if pass_id:
-                day.used_passes.add(pass_id)
-        elif outcome.decision is Decision.NEEDS_APPROVAL:
+        if outcome.decision is Decision.NEEDS_APPROVAL:
             day.pending[outcome.credential] = (outcome, t)
-        elif outcome.reason in (
-            Reason.UNKNOWN_CREDENTIAL,
-            Reason.BAD_SIGNATURE,
-        ) and self.limiter.unknown(reader, t):
+        elif outcome.reason in NOT_GENUINE and self.limiter.unknown(reader, t):
             out.append(
                 self.draft(
                     EventType.SYSTEM,
@@ -302,7 +274,7 @@ class Gate:
         return [
             self.draft(
                 EventType.MODE,
-                Reason(str(mode)) if mode is not Mode.LOCKDOWN else Reason.LOCKDOWN,
+                MODE_REASONS[mode],
                 mode=str(mode),
                 by=by,
                 detail={"from": str(before)},
@@ -337,35 +309,16 @@ class Gate:
         door_at = self.door.next_deadline()
         if door_at is not None:
             waits.append(door_at - self.clock.monotonic())
-        late_at = self._next_late_deadline()
-        if late_at is not None:
-            waits.append((late_at - self.clock.now()).total_seconds())
+        late = self._day().late_deadlines(self.roster, self.cfg.gate.late_grace_minutes, self.tz)
+        if late:
+            waits.append((late[0][0] - self.clock.now()).total_seconds())
         return max(0.0, min(waits)) if waits else None
 
-    def _late_deadlines(self) -> Iterable[tuple[str, datetime]]:
-        day = self._day()
-        if not is_school_day(self.roster, day.day):
-            return []
-        grace = self.cfg.gate.late_grace_minutes
-        return [
-            (cid, late_deadline(self.roster, cid, day.day, grace, self.tz))
-            for cid in self.roster.classes
-            if cid not in day.late_reported
-        ]
-
-    def _next_late_deadline(self) -> datetime | None:
-        pending = [when for _, when in self._late_deadlines()]
-        return min(pending) if pending else None
-
     def _late_pickups(self) -> list[Draft]:
-        now = self.clock.now()
+        grace, now = self.cfg.gate.late_grace_minutes, self.clock.now()
         out: list[Draft] = []
-        day = self.today
-        for class_id, when in sorted(self._late_deadlines(), key=lambda x: (x[1], x[0])):
-            if now < when:
-                continue
-            day.late_reported.add(class_id)
-            for child_id in late_children(self.roster, class_id, day.dropped_off, day.collected):
+        for class_id, when, late in self._day().mark_late(self.roster, grace, self.tz, now):
+            for child_id in late:
                 child = self.roster.children[child_id]
                 out.append(
                     self.draft(
@@ -407,12 +360,12 @@ class Gate:
         """Local midnight of today: the events before it do not shape today."""
         return datetime.combine(self._day().day, datetime.min.time(), self.tz)
 
-    def restore(self, events: Iterable[dict[str, Any]]) -> None:
-        """Rebuild today's state from today's stored events."""
+    def restore(self, events: Iterable[Event]) -> None:
+        """Rebuild today's state from today's stored events, in order."""
         day = self._day()
         start = self.day_start()
         for event in events:
-            if datetime.fromisoformat(event["ts"]) >= start:
+            if event.ts >= start:
                 day.apply(event)
 
     def status(self) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """What guards do at the gate: approve early pickups, open by hand, switch modes, visitors.
 
 The same actions come from the console, the CLI (through the daemon) and `simulate`'s
-``guard`` steps, as ``GuardAction`` values.
+``guard`` steps, as ``GuardAction`` values. The desk keeps no state of its own: what
+waits for approval and who is on site are the day's (``edge.day.DayLog``), and the desk
+works on the gate through ``DeskGate``.
 """
 
 from __future__ import annotations
@@ -10,14 +12,14 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from drivers.base import Feedback
+from drivers.base import Feedback, GateIO
+from edge.config import Config
+from edge.day import DayLog
 from edge.events import Decision, Draft, EventType, Person, Reason
+from edge.roster import Roster
 from edge.rules import Mode
-
-if TYPE_CHECKING:
-    from edge.gate import Gate
 
 ACTIONS = (
     "approve",
@@ -100,11 +102,27 @@ def _norm_name(name: str) -> str:
     return re.sub(r"\s+", " ", name).strip().casefold()
 
 
+class DeskGate(Protocol):
+    """What the desk needs of the gate (``edge.gate.Gate``)."""
+
+    cfg: Config
+    roster: Roster
+    io: GateIO
+    pass_key: bytes | None
+    today: DayLog
+
+    def draft(self, type_: EventType, reason: Reason, **fields: Any) -> Draft: ...
+
+    def tick(self) -> list[Draft]: ...
+
+    def open_by_guard(self) -> None: ...
+
+    def set_mode(self, mode: Mode, *, by: str) -> list[Draft]: ...
+
+
 class GuardDesk:
-    def __init__(self, gate: Gate) -> None:
+    def __init__(self, gate: DeskGate) -> None:
         self.gate = gate
-        self.visitors: dict[str, dict[str, Any]] = {}  # visitor id -> record, on site now
-        self._visitor_seq = 0
 
     def handle(self, action: GuardAction) -> list[Draft]:
         handler = {
@@ -146,13 +164,11 @@ class GuardDesk:
         outcome, _ = found
         gate = self.gate
         gate.open_by_guard()
-        gate.today.collected.update(outcome.children)
         gate.io.signal(Feedback.GRANTED)
         delegate = outcome.person is not None and outcome.person.kind == "delegate"
         detail: dict[str, Any] = {}
         if delegate and outcome.person is not None:
-            gate.today.used_passes.add(outcome.person.id)
-            detail["pass_id"] = outcome.person.id
+            detail["pass_id"] = outcome.person.id  # the day counts the pass used
         return [
             gate.draft(
                 EventType.ACCESS,
@@ -213,8 +229,7 @@ class GuardDesk:
             if _norm_name(b.name) == _norm_name(action.name)
             or (b.id_hash is not None and b.id_hash == hashed)
         ]
-        self._visitor_seq += 1
-        vid = action.visitor_id or f"V{gate.today.day:%Y%m%d}-{self._visitor_seq:03d}"
+        vid = action.visitor_id or gate.today.next_visit_id()
         person = Person(vid, "visitor", action.name)
         detail: dict[str, Any] = {
             "id_number": mask_id(action.id_number),
@@ -246,7 +261,6 @@ class GuardDesk:
                     by=action.by,
                 ),
             ]
-        self.visitors[vid] = {"name": action.name, **detail}
         gate.open_by_guard()
         return [
             gate.draft(
@@ -260,23 +274,21 @@ class GuardDesk:
         ]
 
     def _visitor_out(self, action: GuardAction) -> list[Draft]:
+        on_site = {v.id: v for v in self.gate.today.on_site()}
         vid = action.visitor_id
         if vid is None and action.name:
-            matches = [
-                v
-                for v, rec in self.visitors.items()
-                if _norm_name(rec["name"]) == _norm_name(action.name)
-            ]
+            wanted = _norm_name(action.name)
+            matches = [v.id for v in on_site.values() if _norm_name(v.name or "") == wanted]
             vid = matches[-1] if matches else None
-        if vid is None or vid not in self.visitors:
+        visit = on_site.get(vid) if vid is not None else None
+        if visit is None:
             return self._refused(action, Reason.REFUSED, "no such visitor on site")
-        record = self.visitors.pop(vid)
         self.gate.open_by_guard()
         return [
             self.gate.draft(
                 EventType.VISITOR,
                 Reason.VISITOR_OUT,
-                person=Person(vid, "visitor", record["name"]),
+                person=Person(visit.id, "visitor", visit.name),
                 by=action.by,
             )
         ]

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edge.events import Reason
+
 VERSION = "KG1"
 MAC_BYTES = 16  # 128 bits: forging one means guessing 2**128 codes, each scanned at a gate
 MIN_KEY_BYTES = 16
@@ -57,16 +59,14 @@ _KIND_CODES = {PassKind.DELEGATE: "d", PassKind.VISITOR: "v"}
 _CODE_KINDS = {code: kind for kind, code in _KIND_CODES.items()}
 
 
-class Rejection(enum.StrEnum):
-    BAD_SIGNATURE = "bad_signature"  # forged, tampered, truncated or not a pass at all
-    EXPIRED = "expired"
-    WRONG_DATE = "wrong_date"
-
-
 class PassRejected(ValueError):
-    """A pass that must not open the gate; ``reason`` is a ``Rejection``."""
+    """A pass that must not open the gate, refused before the release rules see it.
 
-    def __init__(self, reason: Rejection, detail: str) -> None:
+    ``reason``: ``bad_signature`` (forged, tampered, truncated or not a pass at all),
+    ``expired`` (past its time) or ``wrong_date`` (for another day).
+    """
+
+    def __init__(self, reason: Reason, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
@@ -147,9 +147,9 @@ def verify_pass(key: bytes, payload: str, *, today: dt.date, now: dt.datetime) -
         raise TypeError("now must carry a time zone")
     the_pass = _parse_body(_authenticated_body(key, payload))
     if now >= the_pass.expires:
-        raise PassRejected(Rejection.EXPIRED, f"pass {the_pass.id} expired {the_pass.expires}")
+        raise PassRejected(Reason.EXPIRED, f"pass {the_pass.id} expired {the_pass.expires}")
     if the_pass.date != today:
-        raise PassRejected(Rejection.WRONG_DATE, f"pass {the_pass.id} is for {the_pass.date}")
+        raise PassRejected(Reason.WRONG_DATE, f"pass {the_pass.id} is for {the_pass.date}")
     return the_pass
 
 
@@ -188,7 +188,7 @@ def _typed(value: Any, kind: type) -> Any:
 
 
 def _forged(detail: str) -> PassRejected:
-    return PassRejected(Rejection.BAD_SIGNATURE, detail)
+    return PassRejected(Reason.BAD_SIGNATURE, detail)
 
 
 def _mac(key: bytes, signed: str) -> bytes:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edge.events import EventType, Reason
+from edge.events import GUARD_REFUSALS, Event, EventType, Reason
 from edge.guard import GuardAction
 from edge.roster import FILES, Roster, RosterError
 from edge.roster_load import load_roster
@@ -69,14 +69,14 @@ def _text(args: dict[str, Any], key: str) -> str | None:
     return value.strip() or None
 
 
-def _guard_reply(events: list[dict[str, Any]], mode: str) -> Reply:
-    ids = [e["id"] for e in events]
-    refused = [e for e in events if e["type"] == str(EventType.SYSTEM)]
+def _guard_reply(events: list[Event], mode: str) -> Reply:
+    ids = [e.id for e in events]
+    refused = [e for e in events if e.type is EventType.SYSTEM and e.reason in GUARD_REFUSALS]
     if refused:
-        return Reply(False, refused[0]["reason"], {"events": ids})
+        return Reply(False, str(refused[0].reason), {"events": ids})
     if not events:
         return Reply(True, "unchanged", {"mode": mode})
-    return Reply(True, events[0]["reason"], {"events": ids, "mode": mode})
+    return Reply(True, str(events[0].reason), {"events": ids, "mode": mode})
 
 
 def _guard(action: str) -> Handler:
@@ -171,12 +171,7 @@ async def _resend(ctx: CommandHandler, args: dict[str, Any]) -> Reply:
     last = _seq(args, "to_seq") or first + MAX_RESEND - 1
     if last < first or last - first >= MAX_RESEND:
         raise Refusal(Reason.MALFORMED, f"to_seq must be from_seq to from_seq+{MAX_RESEND - 1}")
-    with ctx.daemon.store.transaction() as db:
-        cur = db.execute(
-            "INSERT OR IGNORE INTO outbox (seq) SELECT seq FROM events WHERE seq BETWEEN ? AND ?",
-            (first, last),
-        )
-        queued = cur.rowcount
+    queued = ctx.daemon.store.outbox_requeue(first, last)
     ctx.publisher.rewind()
     return Reply(True, "resend", {"queued": queued, "from_seq": first, "to_seq": last})
 
@@ -187,7 +182,7 @@ async def _revoke(ctx: CommandHandler, args: dict[str, Any]) -> Reply:
     if not pass_id or len(pass_id) > 64:
         raise Refusal(Reason.MALFORMED, "pass_id must be a pass id")
     ctx.daemon.revoke_pass(pass_id, by="office")
-    return Reply(True, "revoked", {"pass_id": pass_id})
+    return Reply(True, str(Reason.REVOKED), {"pass_id": pass_id})
 
 
 COMMANDS: dict[str, Command] = {

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as paho
 
-from edge.events import EventType, Reason
-from edge.store import Store
+from edge.events import Event, EventType, Reason
+from edge.store import Store, StoreError
 from mqtt.commands import CommandHandler
 from mqtt.connection import MqttSetupError
 from mqtt.nonces import Nonces, NonceStoreError
@@ -59,7 +58,7 @@ class GateLink:
                 gate=cfg.gate.id,
                 reconnect=self._reconnect,
             )
-        except (MqttSetupError, sqlite3.Error) as err:
+        except (MqttSetupError, StoreError) as err:
             self._setup_failed(str(err))
             return
         self.commands = self._command_handler(self.publisher)
@@ -70,12 +69,10 @@ class GateLink:
 
     def _outbox(self) -> Store:
         """The publisher's own connection to the store (see mqtt.publisher on why)."""
-        store = self.daemon.store
-        if str(store.path) == ":memory:":
-            return store  # nothing else can open it; share the locked connection
-        self._own_store = Store(store.path, site=store.site, gate=store.gate)
-        self._own_store.db.execute("PRAGMA synchronous=NORMAL")
-        return self._own_store
+        outbox = self.daemon.store.drain_connection()
+        if outbox is not self.daemon.store:
+            self._own_store = outbox
+        return outbox
 
     def _command_handler(self, publisher: Publisher) -> CommandHandler | None:
         try:
@@ -108,7 +105,7 @@ class GateLink:
 
     # --- on the loop ------------------------------------------------------------------
 
-    def _on_events(self, events: list[dict[str, Any]]) -> None:
+    def _on_events(self, events: list[Event]) -> None:
         if self.publisher is None:
             return
         self.publisher.wake()

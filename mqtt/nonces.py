@@ -12,9 +12,7 @@ so the store keeps its one writer of gate state.
 
 from __future__ import annotations
 
-import sqlite3
-
-from edge.store import Store
+from edge.store import Store, StoreError
 
 MAX_NONCE_LEN = 128
 
@@ -40,24 +38,17 @@ class Nonces:
 
     def _check_readable(self) -> None:
         try:
-            with self.store.transaction() as db:
-                db.execute("SELECT count(*), max(ts) FROM nonces").fetchone()
-        except sqlite3.Error as err:
+            self.store.nonces.check()
+        except StoreError as err:
             raise NonceStoreError(f"the nonce table cannot be read: {err}") from err
 
     def use(self, nonce: str, ts: int, now: float) -> bool:
         """Remember ``nonce``; False when it was seen before (a replay)."""
         horizon = int(now) - 2 * self.window
         try:
-            with self.store.transaction() as db:
-                db.execute("DELETE FROM nonces WHERE ts < ?", (horizon,))
-                cur = db.execute(
-                    "INSERT OR IGNORE INTO nonces (nonce, ts) VALUES (?, ?)", (nonce, int(ts))
-                )
-                return cur.rowcount == 1
-        except sqlite3.Error as err:
+            return self.store.nonces.remember(nonce, int(ts), forget_before=horizon)
+        except StoreError as err:
             raise NonceStoreError(f"the nonce table cannot be written: {err}") from err
 
     def count(self) -> int:
-        with self.store.transaction() as db:
-            return int(db.execute("SELECT count(*) FROM nonces").fetchone()[0])
+        return self.store.nonces.count()

@@ -10,7 +10,8 @@ waited on SQLite there would stall the network thread or deadlock against ``publ
 So the callbacks only append to deques and set an event; the drain does the rest.
 
 Who writes the store. The daemon's loop is the one writer of events and their outbox
-rows. The drain deletes acknowledged outbox rows through its *own* SQLite connection:
+rows. The drain deletes acknowledged outbox rows through its *own* SQLite connection
+(``Store.drain_connection``):
 SQLite serialises the writers (WAL, ``BEGIN IMMEDIATE``, a busy timeout of seconds
 against commits of microseconds), and a DELETE never touches the ``events`` table or the
 hash chain, so it cannot interleave with the loop's writes in a harmful way. Handing
@@ -18,7 +19,8 @@ acks to the loop instead would put ack bookkeeping for a 100k-event drain on the
 that decides scans. The publisher's connection runs with ``synchronous=NORMAL``: losing
 the last few deletes in a power cut only means those events are published again, and
 duplicates are removed at the collector by event id. Deletes are batched: all acks that
-arrived while the previous batch committed go in one transaction.
+arrived while the previous batch committed go in one transaction, one statement per run
+of consecutive seqs (``Store.outbox_done``).
 
 Order and acknowledgement. Rows go out in ``seq`` order on one connection, at most
 ``window`` unacknowledged at a time (a bounded in-flight window; the rest stay on disk).
@@ -78,27 +80,6 @@ def event_topic(base: str, body: str) -> str:
     except (ValueError, AttributeError):
         kind = None
     return f"{base}/event/{kind if isinstance(kind, str) and _TYPE.match(kind) else 'unknown'}"
-
-
-def runs(seqs: list[int]) -> list[tuple[int, int]]:
-    """Sorted seqs as runs of consecutive numbers: [1, 2, 3, 7] -> [(1, 3), (7, 7)]."""
-    out: list[tuple[int, int]] = []
-    for seq in sorted(seqs):
-        if out and seq == out[-1][1] + 1:
-            out[-1] = (out[-1][0], seq)
-        else:
-            out.append((seq, seq))
-    return out
-
-
-def delete_rows(outbox: Store, seqs: list[int]) -> None:
-    """Delete acknowledged outbox rows, one statement per run of consecutive seqs.
-
-    Acks arrive in order, so a drain's batch is nearly always one run; a DELETE per row
-    cost more than the publishing itself. Only seqs that were acknowledged are in a run.
-    """
-    with outbox.transaction() as db:
-        db.executemany("DELETE FROM outbox WHERE seq BETWEEN ? AND ?", runs(seqs))
 
 
 class Publisher:
@@ -310,7 +291,7 @@ class Publisher:
         if not self._undeleted:
             return
         try:
-            delete_rows(self.outbox, self._undeleted)
+            self.outbox.outbox_done(self._undeleted)
         except Exception as err:
             # A full disk, a long lock: keep the seqs for the next round and go on sending.
             # The rows stay in the outbox, so a restart now only publishes them twice.

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
@@ -19,6 +19,7 @@ from drivers.base import Read
 from edge.config import Config, load_config
 from edge.console.app import Console, create_app
 from edge.daemon import Daemon
+from edge.events import Event, EventType, Reason
 from edge.roster import Guardian, Roster
 from edge.roster_load import load_roster
 from edge.sim.sample import write_roster
@@ -171,11 +172,11 @@ class DaemonThread:
             raise self.error
 
 
-def events_of(daemon: Daemon, type_: str, reason: str | None = None) -> list[dict[str, Any]]:
+def events_of(daemon: Daemon, type_: EventType, reason: Reason | None = None) -> list[Event]:
     return [
         e
         for e in daemon.store.events()
-        if e["type"] == type_ and (reason is None or e["reason"] == reason)
+        if e.type is type_ and (reason is None or e.reason is reason)
     ]
 
 

@@ -24,6 +24,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from drivers.base import Read
 from edge.config import Config, load_config
 from edge.daemon import Daemon
+from edge.events import Event
 from mqtt.link import GateLink
 from mqtt.signing import make_command, new_key_hex
 from tests.conftest import REPO, wait_for
@@ -138,7 +139,7 @@ class GateHarness:
         """Hand a read to the loop as a reader thread does (does not wait for it)."""
         self.loop.call_soon_threadsafe(self.daemon.on_read, Read("entrance", credential))
 
-    def scan_and_wait(self, credential: str = STAFF) -> list[dict[str, Any]]:
+    def scan_and_wait(self, credential: str = STAFF) -> list[Event]:
         return list(
             self.call(self.daemon.record, self.daemon.gate.scan(Read("entrance", credential)))
         )

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from edge.events import Decision, Draft, EventType, Person, Reason, chain_hash, dumps
+from edge.events import Decision, Draft, Event, EventType, Person, Reason, chain_hash, dumps
 from edge.store import Store
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -55,7 +55,7 @@ def make_store(path: Path) -> Store:
 
 def fill(
     store: Store, count: int, *, start: datetime = NOW, step: timedelta = timedelta(minutes=1)
-) -> list[dict[str, Any]]:
+) -> list[Event]:
     return store.record([access(start + i * step) for i in range(count)])
 
 

@@ -103,7 +103,7 @@ def test_restore_drill(gate_db: Path, tmp_path: Path) -> None:
     store = make_store(gate_db)
     after = store.record([access(NOW.replace(hour=18))])
     store.close()
-    assert after[0]["seq"] == 6  # the chain goes on from the backup's last event
+    assert after[0].seq == 6  # the chain goes on from the backup's last event
     assert verify_path(gate_db).ok
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -15,6 +14,7 @@ import cv2
 from edge.clock import VirtualClock
 from edge.config import config_from_dict
 from edge.daemon import Daemon
+from edge.events import Decision, Event, EventType, Reason
 from edge.ops.retention import snapshot_directory as snapshot_dir
 from edge.passes import issue_pass
 from tests.conftest import wait_for
@@ -64,16 +64,16 @@ def test_pass_on_camera_opens_once_and_is_photographed(tmp_path: Path) -> None:
     daemon = Daemon(cfg, clock=VirtualClock(datetime(2026, 11, 24, 16, 5, tzinfo=TZ)), site_key=KEY)
     daemon.open()
 
-    def access() -> list[dict]:
-        return [e for e in daemon.store.events() if e["type"] == "access"]
+    def access() -> list[Event]:
+        return [e for e in daemon.store.events() if e.type is EventType.ACCESS]
 
-    async def scenario() -> list[dict]:
+    async def scenario() -> list[Event]:
         task = asyncio.create_task(daemon.run())
         try:
             granted = await wait_until(access, 20, "the pass to be read")
             event = granted[0]
             await wait_until(
-                lambda: (snapshot_dir(cfg) / f"{event['id']}.jpg").exists(), 20, "the snapshot"
+                lambda: (snapshot_dir(cfg) / f"{event.id}.jpg").exists(), 20, "the snapshot"
             )
             return granted
         finally:
@@ -81,12 +81,12 @@ def test_pass_on_camera_opens_once_and_is_photographed(tmp_path: Path) -> None:
             await task
 
     events = asyncio.run(scenario())
-    assert [(e["decision"], e["reason"], e["children"], e["person"]["kind"]) for e in events] == [
-        ("granted", "delegate", ["C1"], "delegate")
+    assert [(e.decision, e.reason, e.children, e.person and e.person.kind) for e in events] == [
+        (Decision.GRANTED, Reason.DELEGATE, ("C1",), "delegate")
     ]
-    assert events[0]["detail"]["pass_id"] == "gm1"
-    snapshot = snapshot_dir(cfg) / f"{events[0]['id']}.jpg"
+    assert events[0].detail["pass_id"] == "gm1"
+    snapshot = snapshot_dir(cfg) / f"{events[0].id}.jpg"
     assert (
         snapshot.read_bytes()[:2] == b"\xff\xd8" and oct(snapshot.stat().st_mode & 0o777) == "0o600"
     )
-    assert "gm1" in json.dumps(events[0])
+    assert "gm1" in events[0].dumps()

@@ -20,6 +20,7 @@ from edge.console.checks import (
     parse_repair,
 )
 from edge.console.forms import FormError
+from edge.events import EventType
 from tests.console_support import SCHOOL_DAY, SettableClock, events_of, make_config, open_daemon
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -76,12 +77,12 @@ def test_a_check_is_an_event_with_who_did_it_and_today_is_done(bench: Bench) -> 
         bench.steps,
     )
     bench.checks.record(results, by="guard1")
-    (event,) = events_of(bench.daemon, "check")
-    assert (event["reason"], event["by"]) == ("device_check", "guard1")
-    assert event["detail"]["ok"] is False
-    assert event["detail"]["failed"] == ["camera"]
-    assert event["detail"]["steps"]["camera"] == {"result": "fail", "note": "no image"}
-    assert event["detail"]["steps"]["fire_alarm"] == {"result": "not_present"}
+    (event,) = events_of(bench.daemon, EventType.CHECK)
+    assert (event.reason, event.by) == ("device_check", "guard1")
+    assert event.detail["ok"] is False
+    assert event.detail["failed"] == ["camera"]
+    assert event.detail["steps"]["camera"] == {"result": "fail", "note": "no image"}
+    assert event.detail["steps"]["fire_alarm"] == {"result": "not_present"}
     assert bench.checks.done_today()
     status = bench.daemon.status()["device_check"]
     assert status["done_today"] is True and status["ok"] is False
@@ -96,7 +97,7 @@ def test_the_last_check_is_found_after_a_restart(tmp_path: Path) -> None:
     first.daemon.store.close()
     again = Bench(tmp_path)
     try:
-        assert again.checks.last is not None and again.checks.last["by"] == "guard1"
+        assert again.checks.last is not None and again.checks.last.by == "guard1"
     finally:
         again.daemon.store.close()
 
@@ -129,12 +130,12 @@ def test_a_photo_must_be_a_small_jpeg_or_png(photo: bytes, problem: str) -> None
 def test_a_repair_is_opened_with_a_private_photo_and_closed(bench: Bench) -> None:
     form = parse_repair({"device": "Reader entrance", "problem": "no beep"}, JPEG)
     repair_id, events = bench.repairs.open(form, by="guard1")
-    assert (events[0]["type"], events[0]["reason"], events[0]["by"]) == (
+    assert (events[0].type, events[0].reason, events[0].by) == (
         "repair",
         "repair_opened",
         "guard1",
     )
-    assert events[0]["detail"] == {
+    assert events[0].detail == {
         "repair_id": repair_id,
         "device": "Reader entrance",
         "problem": "no beep",
@@ -147,14 +148,14 @@ def test_a_repair_is_opened_with_a_private_photo_and_closed(bench: Bench) -> Non
     assert stat.S_IMODE(photo.stat().st_mode) == 0o600
     assert stat.S_IMODE(photo.parent.stat().st_mode) == 0o700
     closed = bench.repairs.close(repair_id, parse_fix({"fix": "new cable"}), by="guard2")
-    assert closed is not None and closed[0]["reason"] == "repair_closed"
-    assert closed[0]["detail"] == {
+    assert closed is not None and closed[0].reason == "repair_closed"
+    assert closed[0].detail == {
         "repair_id": repair_id,
         "device": "Reader entrance",
         "fix": "new cable",
     }
     assert bench.repairs.close(repair_id, "again", by="guard2") is None
-    assert len(events_of(bench.daemon, "repair")) == 2
+    assert len(events_of(bench.daemon, EventType.REPAIR)) == 2
 
 
 def test_a_repair_without_a_photo_and_bad_fields(bench: Bench) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from edge.events import Reason
+from edge.events import Event, EventType, Reason
 from mqtt.command_table import Refusal
 from mqtt.commands import Incoming, decode
 from mqtt.signing import load_key, make_command, sign
@@ -53,9 +53,9 @@ def ping_ok(office: Commander) -> bool:
         return False
 
 
-def system_events(gate: GateHarness, reason: str) -> list[dict[str, Any]]:
+def system_events(gate: GateHarness, reason: str) -> list[Event]:
     events = gate.call(lambda: list(gate.daemon.store.events()))
-    return [e for e in events if e["type"] == "system" and e["reason"] == reason]
+    return [e for e in events if e.type is EventType.SYSTEM and e.reason == reason]
 
 
 def mode(gate: GateHarness) -> str:
@@ -83,10 +83,10 @@ def test_open_with_a_reason_opens_and_logs_an_override_by_the_office(
     assert reply["ok"] is True, reply
     assert reply["reason"] == "guard_override"
     events = gate.call(lambda: list(gate.daemon.store.events()))
-    override = [e for e in events if e["id"] in reply["events"]]
-    assert override[0]["type"] == "override"
-    assert override[0]["by"] == "office"
-    assert override[0]["detail"]["why"] == "ambulance"
+    override = [e for e in events if e.id in reply["events"]]
+    assert override[0].type is EventType.OVERRIDE
+    assert override[0].by == "office"
+    assert override[0].detail["why"] == "ambulance"
     assert gate.call(gate.daemon.status)["lock"] == "released"
 
 
@@ -304,7 +304,7 @@ def test_a_roster_bundle_is_validated_and_swapped_in(gate: GateHarness, office: 
     assert reply["ok"] is True, reply
     assert reply["version"] == before + 1
     assert gate.call(lambda: gate.daemon.gate.roster.version) == before + 1
-    assert gate.scan_and_wait(NEW_STAFF)[0]["decision"] == "granted"
+    assert gate.scan_and_wait(NEW_STAFF)[0].decision == "granted"
 
 
 def test_a_bad_roster_bundle_changes_nothing_and_lists_the_errors(
@@ -320,7 +320,7 @@ def test_a_bad_roster_bundle_changes_nothing_and_lists_the_errors(
     assert reply["reason"] == "roster_rejected"
     assert any(e.startswith("children.csv:") and "NO_SUCH_CLASS" in e for e in reply["errors"])
     assert gate.call(lambda: gate.daemon.gate.roster.version) == before
-    assert gate.scan_and_wait(NEW_STAFF)[0]["decision"] == "denied"
+    assert gate.scan_and_wait(NEW_STAFF)[0].decision == "denied"
     assert system_events(gate, "roster_rejected")
 
 
@@ -440,7 +440,7 @@ def test_revoke_stops_a_pass_and_is_kept_in_the_store(gate: GateHarness, office:
     reply = office.reply(office.send("revoke", {"pass_id": "gm1"}, now=time.time()))
     assert reply["ok"] is True and reply["reason"] == "revoked", reply
     assert gate.call(lambda: "gm1" in gate.daemon.gate.revoked_passes)
-    assert system_events(gate, "revoked")[0]["detail"]["pass_id"] == "gm1"
+    assert system_events(gate, "revoked")[0].detail["pass_id"] == "gm1"
     assert gate.call(lambda: gate.daemon.store.revoked_passes()) == {"gm1"}
     bad = office.reply(office.send("revoke", {"pass_id": ""}, now=time.time()))
     assert bad["ok"] is False and bad["reason"] == "malformed"

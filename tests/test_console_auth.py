@@ -10,6 +10,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from edge.console.auth import ADDRESS_FAILURES, USER_FAILURES
+from edge.events import EventType, Reason
 from tests.console_support import (
     ADMIN,
     GUARD,
@@ -36,7 +37,7 @@ def _try(gate: ConsoleGate, name: str, secret: str) -> int:
 
 
 def _mode_events(gate: ConsoleGate) -> list[dict[str, object]]:
-    return events_of(gate.daemon, "mode")
+    return events_of(gate.daemon, EventType.MODE)
 
 
 def test_pages_send_a_stranger_to_sign_in(gate: ConsoleGate) -> None:
@@ -122,7 +123,7 @@ def test_a_post_with_a_bad_csrf_token_is_refused_and_changes_nothing(gate: Conso
         "/control/confirm", data={"action": "lockdown", "confirmed": "yes", "csrf": good}
     )
     assert answer.status_code == 303
-    assert [e["by"] for e in _mode_events(gate)] == [GUARD[0]]
+    assert [e.by for e in _mode_events(gate)] == [GUARD[0]]
 
 
 def test_another_sessions_token_does_not_work(gate: ConsoleGate, tmp_path: Path) -> None:
@@ -152,10 +153,12 @@ def test_repeated_failures_lock_the_account(gate: ConsoleGate) -> None:
     assert codes == [401] * (USER_FAILURES - 1) + [429]
     assert _try(gate, GUARD[0], GUARD[1]) == 429  # the right PIN waits too
     locked = [
-        e for e in events_of(gate.daemon, "system", "refused") if e["detail"]["why"] == "locked out"
+        e
+        for e in events_of(gate.daemon, EventType.SYSTEM, Reason.REFUSED)
+        if e.detail["why"] == "locked out"
     ]
     assert len(locked) == 1
-    assert locked[0]["detail"]["user"] == GUARD[0]
+    assert locked[0].detail["user"] == GUARD[0]
     assert _try(gate, ADMIN[0], ADMIN[1]) == 303  # other accounts are not locked
     gate.client.cookies.clear()
     gate.clock.set(gate.clock.now() + timedelta(minutes=16))
@@ -168,8 +171,8 @@ def test_repeated_failures_from_one_address_lock_the_address(gate: ConsoleGate) 
     assert codes[-1] == 429
     assert set(codes[:-1]) == {401}
     assert _try(gate, GUARD[0], GUARD[1]) == 429
-    locked = events_of(gate.daemon, "system", "refused")
-    assert [e["detail"]["user"] for e in locked] == ["(unknown name)"]
+    locked = events_of(gate.daemon, EventType.SYSTEM, Reason.REFUSED)
+    assert [e.detail["user"] for e in locked] == ["(unknown name)"]
 
 
 def test_a_session_expires(gate: ConsoleGate) -> None:

@@ -19,6 +19,7 @@ import pytest
 from drivers.base import Input, InputChange
 from edge.console.auth import Users
 from edge.daemon import Daemon
+from edge.events import Event, EventType, Reason
 from tests.conftest import free_port, wait_for
 from tests.console_support import (
     ADMIN,
@@ -55,7 +56,7 @@ class LiveGate:
     def scan(self, credential: str) -> None:
         self.thread.scan(credential)
 
-    def events(self, type_: str, reason: str | None = None) -> list[dict[str, Any]]:
+    def events(self, type_: EventType, reason: Reason | None = None) -> list[Event]:
         return self.thread.call(lambda: events_of(self.daemon, type_, reason))
 
 
@@ -149,8 +150,8 @@ def test_approve_an_early_pickup_from_the_live_view(page: Any, gate: LiveGate) -
     card.locator("button.ok").click()
     page.locator(".flash.ok").wait_for()
     page.locator("#no-pending").wait_for()
-    approved = [e for e in gate.events("access") if e.get("approved_by")]
-    assert [(e["decision"], e["approved_by"]) for e in approved] == [("granted", GUARD[0])]
+    approved = [e for e in gate.events(EventType.ACCESS) if e.approved_by]
+    assert [(e.decision, e.approved_by) for e in approved] == [("granted", GUARD[0])]
     page.locator("#alarms .alarm button").click()
     page.wait_for_selector("#alarms .alarm", state="detached")
 
@@ -176,16 +177,16 @@ def test_manual_open_is_confirmed_first(page: Any, gate: LiveGate) -> None:
     page.goto("/control")
     page.click("#do-open")
     page.locator("#form-error").wait_for()  # no reason given
-    assert gate.events("override") == []
+    assert gate.events(EventType.OVERRIDE) == []
     page.fill("input[name=reason]", "救护车 ambulance")
     page.click("#do-open")
     page.locator("#confirm").wait_for()
     shot(page, "confirm_open")
-    assert gate.events("override") == []
+    assert gate.events(EventType.OVERRIDE) == []
     page.click("#confirm")
     page.locator(".flash.ok").wait_for()
-    (override,) = gate.events("override")
-    assert (override["by"], override["detail"]["why"]) == (GUARD[0], "救护车 ambulance")
+    (override,) = gate.events(EventType.OVERRIDE)
+    assert (override.by, override.detail["why"]) == (GUARD[0], "救护车 ambulance")
     shot(page, "control")
 
 
@@ -204,7 +205,7 @@ def test_register_a_visitor_print_the_badge_and_sign_out(page: Any, gate: LiveGa
     page.click("#register")
     page.locator(".error[data-field=id_number]").wait_for()
     shot(page, "visitor_form_error")
-    assert gate.events("visitor") == []
+    assert gate.events(EventType.VISITOR) == []
     page.fill("input[name=id_number]", GOOD_ID)
     page.click("#register")
     page.locator("#badge img.qr").wait_for()
@@ -221,11 +222,13 @@ def test_register_a_visitor_print_the_badge_and_sign_out(page: Any, gate: LiveGa
     page.locator("#on-site tr", has_text="赵敏").wait_for()
     shot(page, "visitors")
     gate.scan("qr:" + decoded[0].text)  # the visitor shows the badge at the gate
-    wait_for(lambda: gate.events("visitor", "visitor_out"), 15, "the badge to sign out")
+    wait_for(
+        lambda: gate.events(EventType.VISITOR, Reason.VISITOR_OUT), 15, "the badge to sign out"
+    )
     page.reload()
     page.locator("#no-visitors").wait_for()
-    (out,) = gate.events("visitor", "visitor_out")
-    assert out["by"] == "badge"
+    (out,) = gate.events(EventType.VISITOR, Reason.VISITOR_OUT)
+    assert out.by == "badge"
 
 
 def test_sign_out_a_visitor_from_the_list(page: Any, gate: LiveGate) -> None:
@@ -243,8 +246,8 @@ def test_sign_out_a_visitor_from_the_list(page: Any, gate: LiveGate) -> None:
     page.goto("/visitors")
     page.locator("#on-site tr", has_text="钱立").locator("button.ok").click()
     page.locator("#no-visitors").wait_for()
-    (out,) = gate.events("visitor", "visitor_out")
-    assert out["by"] == GUARD[0]
+    (out,) = gate.events(EventType.VISITOR, Reason.VISITOR_OUT)
+    assert out.by == GUARD[0]
 
 
 def test_complete_the_daily_device_check(page: Any, gate: LiveGate) -> None:
@@ -253,7 +256,7 @@ def test_complete_the_daily_device_check(page: Any, gate: LiveGate) -> None:
     page.goto("/check")
     page.click("#save-check")
     page.locator("#form-error").wait_for()  # nothing chosen yet
-    assert gate.events("check") == []
+    assert gate.events(EventType.CHECK) == []
     staff = next(iter(gate.daemon.roster.staff.values()))
     gate.scan(staff.card)  # the guard tries the reader and the door while checking
     gate.thread.call(lambda: gate.daemon.on_input(InputChange(Input.DOOR, True)))
@@ -266,9 +269,9 @@ def test_complete_the_daily_device_check(page: Any, gate: LiveGate) -> None:
     page.click("#save-check")
     page.locator("#last-check.ok").wait_for()
     assert "check-done" in (page.get_attribute("#check-status", "class") or "")
-    (check,) = gate.events("check")
-    assert check["by"] == GUARD[0]
-    assert check["detail"]["steps"]["camera"] == {"result": "not_present"}
+    (check,) = gate.events(EventType.CHECK)
+    assert check.by == GUARD[0]
+    assert check.detail["steps"]["camera"] == {"result": "not_present"}
 
 
 def test_report_a_repair(page: Any, gate: LiveGate, tmp_path: Path) -> None:
@@ -288,8 +291,8 @@ def test_report_a_repair(page: Any, gate: LiveGate, tmp_path: Path) -> None:
     page.click("#save-repair")
     page.locator("article.repair.open").wait_for()
     shot(page, "repairs")
-    (opened,) = gate.events("repair")
-    assert opened["detail"]["photo"] is True and opened["by"] == GUARD[0]
+    (opened,) = gate.events(EventType.REPAIR)
+    assert opened.detail["photo"] is True and opened.by == GUARD[0]
 
 
 def test_evacuation_roll_call(page: Any, gate: LiveGate) -> None:
@@ -332,5 +335,5 @@ def test_refused_without_a_session_or_with_a_bad_csrf_token(page: Any, gate: Liv
     page.click("#confirm")
     page.locator("#message").wait_for()
     assert page.locator("#message").inner_text() == "拒绝：请求无效或已过期，请重新打开页面"
-    assert gate.events("mode") == []
+    assert gate.events(EventType.MODE) == []
     assert gate.thread.call(lambda: str(gate.daemon.gate.mode)) == "normal"

@@ -14,14 +14,18 @@ from edge.console.host import GateHost
 from edge.console.i18n import Words
 from edge.console.live import Live, describe, shown
 from edge.console.server import ConsoleComponent, socket_path
-from edge.events import Reason
+from edge.events import Event, Reason
 from tests.console_support import make_config, open_daemon, school_guardian
 
 TEMPLATES = Path(i18n.__file__).parent / "templates"
 
 
-def event(**fields: object) -> dict[str, object]:
-    return {"id": "01X", "ts": "2026-11-24T10:00:05.000+08:00", "type": "access", **fields}
+def event(**fields: object) -> Event:
+    """An event as the store would give it back, read from its JSON."""
+    ts = "2026-11-24T10:00:05.000+08:00"
+    return Event.from_json(
+        {"id": "01X", "ts": ts, "site": "sunflower", "gate": "main", "type": "access", **fields}
+    )
 
 
 def test_every_word_the_pages_use_exists_in_both_languages() -> None:

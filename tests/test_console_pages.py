@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from drivers.base import Read
+from edge.events import EventType, Reason
 from tests.console_support import (
     TZ,
     ConsoleGate,
@@ -65,8 +66,8 @@ def test_an_early_pickup_waits_on_the_live_page_and_is_approved(gate: ConsoleGat
     assert f'name="credential" value="{guardian.card}"' in page
     answer = post(gate, "/pending/approve", csrf, credential=guardian.card)
     assert answer.status_code == 303
-    granted = events_of(gate.daemon, "access")[-1]
-    assert (granted["decision"], granted["approved_by"]) == ("granted", "guard1")
+    granted = events_of(gate.daemon, EventType.ACCESS)[-1]
+    assert (granted.decision, granted.approved_by) == ("granted", "guard1")
     page = gate.client.get("/").text
     assert "Approved: door opened" in page
     assert "No early pickup waiting" in page
@@ -87,15 +88,18 @@ def test_refusing_an_early_pickup_and_approving_nothing(gate: ConsoleGate) -> No
     guardian = school_guardian(gate.daemon.roster)
     scan(gate, guardian.card)
     post(gate, "/pending/refuse", csrf, credential=guardian.card)
-    refused = events_of(gate.daemon, "access")[-1]
-    assert (refused["decision"], refused["reason"], refused["by"]) == (
+    refused = events_of(gate.daemon, EventType.ACCESS)[-1]
+    assert (refused.decision, refused.reason, refused.by) == (
         "denied",
         "early_pickup",
         "guard1",
     )
     post(gate, "/pending/approve", csrf, credential=guardian.card)
     assert "Not done: No early pickup waiting" in gate.client.get("/").text
-    assert [e["decision"] for e in events_of(gate.daemon, "access")] == ["needs_approval", "denied"]
+    assert [e.decision for e in events_of(gate.daemon, EventType.ACCESS)] == [
+        "needs_approval",
+        "denied",
+    ]
 
 
 def test_a_blocked_card_raises_an_alarm_until_acknowledged(gate: ConsoleGate) -> None:
@@ -105,8 +109,8 @@ def test_a_blocked_card_raises_an_alarm_until_acknowledged(gate: ConsoleGate) ->
     page = gate.client.get("/").text
     assert 'class="alarm" role="alert"' in page
     assert "Blocked person at the gate!" in page and blocked.name in page
-    (alarm,) = events_of(gate.daemon, "alarm", "blocked_person")
-    post(gate, "/alarm/ack", csrf, event=alarm["id"])
+    (alarm,) = events_of(gate.daemon, EventType.ALARM, Reason.BLOCKED_PERSON)
+    post(gate, "/alarm/ack", csrf, event=alarm.id)
     assert 'class="alarm"' not in gate.client.get("/").text
     assert "alarm" not in gate.client.get("/live/alarms").text
 
@@ -119,13 +123,15 @@ def test_opening_needs_a_reason_and_a_confirmation(gate: ConsoleGate) -> None:
     confirm = post(gate, "/control", csrf, action="open", reason="ambulance")
     assert confirm.status_code == 200
     assert "Open the gate now? Reason: ambulance" in confirm.text
-    assert events_of(gate.daemon, "override") == []  # nothing happens before the confirmation
+    assert (
+        events_of(gate.daemon, EventType.OVERRIDE) == []
+    )  # nothing happens before the confirmation
     unconfirmed = post(gate, "/control/confirm", csrf, action="open", reason="ambulance")
     assert unconfirmed.status_code == 303
-    assert events_of(gate.daemon, "override") == []
+    assert events_of(gate.daemon, EventType.OVERRIDE) == []
     post(gate, "/control/confirm", csrf, action="open", reason="ambulance", confirmed="yes")
-    (override,) = events_of(gate.daemon, "override")
-    assert (override["by"], override["detail"]["why"]) == ("guard1", "ambulance")
+    (override,) = events_of(gate.daemon, EventType.OVERRIDE)
+    assert (override.by, override.detail["why"]) == ("guard1", "ambulance")
     assert gate.daemon.gate.door.lock_released
 
 
@@ -135,7 +141,7 @@ def test_modes_are_switched_after_confirmation_with_who(gate: ConsoleGate) -> No
         assert post(gate, "/control", csrf, action=action).status_code == 200
         post(gate, "/control/confirm", csrf, action=action, confirmed="yes")
         assert str(gate.daemon.gate.mode) == action
-    assert [(e["mode"], e["by"]) for e in events_of(gate.daemon, "mode")] == [
+    assert [(e.mode, e.by) for e in events_of(gate.daemon, EventType.MODE)] == [
         ("evacuate", "guard1"),
         ("normal", "guard1"),
         ("lockdown", "guard1"),
@@ -154,7 +160,7 @@ def test_a_bad_visitor_form_names_each_field_and_changes_nothing(gate: ConsoleGa
     assert "not a valid ID number" in answer.text
     assert "not a valid phone number" in answer.text
     assert 'value="Zhao Min"' in answer.text  # what was typed is kept for correcting
-    assert events_of(gate.daemon, "visitor") == []
+    assert events_of(gate.daemon, EventType.VISITOR) == []
     assert gate.console.visitors.on_site() == []
 
 
@@ -173,8 +179,8 @@ def test_a_visitor_is_registered_badged_listed_masked_and_signed_out(gate: Conso
     assert GOOD_ID not in listing and "**************002X" in listing
     post(gate, f"/visitors/{vid}/out", csrf)
     assert "Zhao Min signed out" in gate.client.get("/visitors").text
-    (out,) = events_of(gate.daemon, "visitor", "visitor_out")
-    assert out["by"] == "guard1"
+    (out,) = events_of(gate.daemon, EventType.VISITOR, Reason.VISITOR_OUT)
+    assert out.by == "guard1"
     assert gate.client.get(f"/visitors/{vid}/pass.png").status_code == 404
 
 
@@ -203,12 +209,12 @@ def test_the_device_check_needs_every_step_then_is_recorded(gate: ConsoleGate) -
     partial = post(gate, "/check", csrf, **{"result.relay": "pass"})
     assert partial.status_code == 400
     assert "Choose a result for every step" in partial.text
-    assert events_of(gate.daemon, "check") == []
+    assert events_of(gate.daemon, EventType.CHECK) == []
     steps = ("relay", "door", "exit_button", "reader:entrance", "camera", "fire_alarm")
     answers = {f"result.{s}": "pass" for s in steps} | {"result.camera": "not_present"}
     assert post(gate, "/check", csrf, **answers).status_code == 303
-    (check,) = events_of(gate.daemon, "check")
-    assert check["by"] == "guard1" and check["detail"]["ok"] is True
+    (check,) = events_of(gate.daemon, EventType.CHECK)
+    assert check.by == "guard1" and check.detail["ok"] is True
     assert "Today&#39;s device check: done" in gate.client.get("/").text
 
 
@@ -255,7 +261,7 @@ def test_repairs_check_the_photo_and_keep_it_private(gate: ConsoleGate) -> None:
     assert gate.console.repairs.all()[0].is_open
     post(gate, f"/repairs/{repair.id}/close", csrf, fix="new relay")
     assert not gate.console.repairs.all()[0].is_open
-    assert [e["reason"] for e in events_of(gate.daemon, "repair")] == [
+    assert [e.reason for e in events_of(gate.daemon, EventType.REPAIR)] == [
         "repair_opened",
         "repair_closed",
     ]
@@ -278,7 +284,7 @@ def test_the_roll_call_lists_who_is_inside_and_keeps_ticks(tmp_path: Path) -> No
         page = gate.client.get("/rollcall").text
         child = roster.children[guardian.children[0]]
         assert child.name in page and staff.name in page and "Present 0/2" in page
-        evacuation = events_of(gate.daemon, "mode")[-1]["id"]
+        evacuation = events_of(gate.daemon, EventType.MODE)[-1].id
         post(
             gate,
             "/rollcall/tick",

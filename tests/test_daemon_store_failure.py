@@ -12,6 +12,7 @@ from drivers.base import Read
 from edge.clock import VirtualClock
 from edge.config import config_from_dict
 from edge.daemon import Daemon
+from edge.events import EventType, Reason
 from tests.rosters import write_small_roster
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -49,8 +50,8 @@ def test_events_held_while_the_store_fails_are_written_in_order_later(tmp_path: 
     assert daemon.record(daemon.gate.scan(Read("entrance", "card:0000000201"))) == []
     daemon.clock.advance(1)  # type: ignore[attr-defined]
     written = daemon.record([])
-    assert [e["reason"] for e in written] == ["pickup", "unknown_credential", "staff"]
-    assert [e["seq"] for e in written] == [1, 2, 3]
+    assert [e.reason for e in written] == [Reason.PICKUP, Reason.UNKNOWN_CREDENTIAL, Reason.STAFF]
+    assert [e.seq for e in written] == [1, 2, 3]
     assert daemon.status()["unsaved"] == 0
     daemon.store.close()
     daemon.io.close()
@@ -70,7 +71,7 @@ def test_revoked_passes_survive_a_restart(tmp_path: Path) -> None:
     first = Daemon(cfg)
     first.open()
     (event,) = first.revoke_pass("gm1", by="office")
-    assert (event["type"], event["reason"], event["by"]) == ("system", "revoked", "office")
+    assert (event.type, event.reason, event.by) == (EventType.SYSTEM, Reason.REVOKED, "office")
     first.store.close()
     first.io.close()
     again = Daemon(cfg)
@@ -83,7 +84,7 @@ def test_revoked_passes_survive_a_restart(tmp_path: Path) -> None:
 def test_events_since_compares_instants_across_offsets(tmp_path: Path) -> None:
     from datetime import timedelta, timezone
 
-    from edge.events import Draft, EventType
+    from edge.events import Draft
     from edge.store import Store
 
     store = Store(tmp_path / "s.db", site="s", gate="g")
@@ -93,8 +94,8 @@ def test_events_since_compares_instants_across_offsets(tmp_path: Path) -> None:
         datetime(2026, 11, 25, 9, 0, tzinfo=utc),
         datetime(2026, 11, 26, 1, 0, tzinfo=east),  # 2026-11-25 11:00 UTC
     ]
-    store.record([Draft(EventType.SYSTEM, "started", ts) for ts in times])
+    store.record([Draft(EventType.SYSTEM, Reason.STARTED, ts) for ts in times])
     since = datetime(2026, 11, 25, 10, 0, tzinfo=utc)
-    assert [e["seq"] for e in store.events(since)] == [1, 3]
-    assert [e["seq"] for e in store.events()] == [1, 2, 3]
+    assert [e.seq for e in store.events(since)] == [1, 3]
+    assert [e.seq for e in store.events()] == [1, 2, 3]
     store.close()

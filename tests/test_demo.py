@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from edge.config import load_config
+from edge.events import Decision, EventType, Reason
 from edge.roster_load import load_roster
 from edge.sim.demo import run_demo, summary
 
@@ -30,20 +31,20 @@ def test_demo_day_summary_matches_its_events() -> None:
     roster = load_roster(cfg.roster.path)
     events = run_demo(cfg, roster)
     facts = summary(events, roster)
-    granted = [e for e in events if e["type"] == "access" and e.get("decision") == "granted"]
-    dropped = {c for e in granted if e["reason"] == "dropoff" for c in e["children"]}
-    collected = {c for e in granted if e["reason"] == "pickup" for c in e["children"]}
+    granted = [e for e in events if e.type is EventType.ACCESS and e.decision is Decision.GRANTED]
+    dropped = {c for e in granted if e.reason is Reason.DROPOFF for c in e.children}
+    collected = {c for e in granted if e.reason is Reason.PICKUP for c in e.children}
     assert facts["still_inside"] == sorted(dropped - collected)
     assert sum(total for _, total in facts["per_class"].values()) == len(dropped)
-    late = [e for e in events if e["type"] == "late_pickup"]
-    assert facts["late"] == [e["children"][0] for e in late] and late
+    late = [e for e in events if e.type is EventType.LATE_PICKUP]
+    assert facts["late"] == [e.children[0] for e in late] and late
     # every late child was dropped off and not collected by its class's deadline
     for e in late:
-        (child,) = e["children"]
+        (child,) = e.children
         assert child in dropped
-        pickups = [p["ts"] for p in granted if p["reason"] == "pickup" and child in p["children"]]
-        assert all(ts > e["ts"] for ts in pickups)
-    reasons = {e["reason"] for e in events}
+        pickups = [p.ts for p in granted if p.reason is Reason.PICKUP and child in p.children]
+        assert all(ts > e.ts for ts in pickups)
+    reasons = {e.reason for e in events}
     assert {
         "blocked_person",
         "fire_alarm",
@@ -53,7 +54,7 @@ def test_demo_day_summary_matches_its_events() -> None:
         "wrong_channel",
         "expired",
     } <= reasons
-    assert any(e.get("approved_by") for e in granted)
+    assert any(e.approved_by for e in granted)
 
 
 def test_demo_command_prints_timeline_and_summary() -> None:

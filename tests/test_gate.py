@@ -13,7 +13,7 @@ from drivers.base import Input, Read
 from drivers.gpio import SimulatedGate
 from edge.clock import VirtualClock
 from edge.config import Config, config_from_dict
-from edge.events import Decision, Draft, EventType, Reason
+from edge.events import Decision, Draft, Event, EventType, Reason
 from edge.gate import Gate
 from edge.guard import GuardAction
 from edge.rules import Mode
@@ -236,15 +236,13 @@ def test_collected_children_are_not_late(tmp_path: Path) -> None:
 
 def test_restore_rebuilds_the_day(tmp_path: Path) -> None:
     rig = Rig(tmp_path)
+    stored = {"id": "01A", "site": "s", "gate": "main", "ts": "2026-11-24T16:01:00+08:00"}
     rig.gate.restore(
         [
-            {
-                "ts": "2026-11-24T16:01:00+08:00",
-                "type": "access",
-                "decision": "granted",
-                "reason": "pickup",
-                "children": ["C1"],
-            }
+            Event.from_json(
+                {**stored, "type": "access", "decision": "granted", "reason": "pickup"}
+                | {"children": ["C1"]}
+            )
         ]
     )
     assert rig.scan("0000000101")[0].reason is Reason.ALREADY_COLLECTED

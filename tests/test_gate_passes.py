@@ -12,7 +12,7 @@ from gpiozero.pins.mock import MockFactory
 from drivers.base import Read
 from drivers.gpio import SimulatedGate
 from edge.clock import VirtualClock
-from edge.events import Decision, EventType, Reason
+from edge.events import Decision, Event, EventType, Reason
 from edge.gate import Gate
 from edge.guard import GuardAction
 from edge.passes import issue_pass
@@ -111,14 +111,19 @@ def test_used_pass_remembered_across_restart(gate: Gate) -> None:
     gate.today.used_passes.clear()
     gate.restore(
         [
-            {
-                "ts": "2026-11-24T16:01:00+08:00",
-                "type": "access",
-                "decision": "granted",
-                "reason": "delegate",
-                "children": ["C1"],
-                "detail": {"pass_id": "p1"},
-            }
+            Event.from_json(
+                {
+                    "id": "01A",
+                    "site": "s",
+                    "gate": "main",
+                    "ts": "2026-11-24T16:01:00+08:00",
+                    "type": "access",
+                    "decision": "granted",
+                    "reason": "delegate",
+                    "children": ["C1"],
+                    "detail": {"pass_id": "p1"},
+                }
+            )
         ]
     )
     assert scan(gate, make_pass())[1] == "already_used"

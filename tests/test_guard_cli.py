@@ -16,6 +16,7 @@ import pytest
 
 from edge.cli import main
 from edge.console.server import socket_path
+from edge.events import EventType
 from edge.store import Store
 from tests.conftest import free_port
 from tests.console_support import (
@@ -116,7 +117,7 @@ def test_visitors_in_and_out_and_bad_input_changes_nothing(
     common = ["--name", "Zhao Min", "--host", "Director Wu", "--purpose", "meeting"]
     assert gate.guard("visitor-in", *common, "--id-number", "110105194912310021") == 2
     assert "id_number: not a valid ID number" in capsys.readouterr().err
-    assert gate.thread.call(lambda: events_of(gate.daemon, "visitor")) == []
+    assert gate.thread.call(lambda: events_of(gate.daemon, EventType.VISITOR)) == []
     assert gate.guard("visitor-in", *common, "--id-number", GOOD_ID, "--phone", "13912345678") == 0
     event = _lines(capsys.readouterr().out)[-1]
     assert event["reason"] == "visitor_in"

@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 
 from drivers.qr import QrDecoder, payload_read
 from edge import passes
+from edge.events import Reason
 from edge.passes import (
     Pass,
     PassKind,
     PassRejected,
-    Rejection,
     issue_pass,
     mask_phone,
     render_pass_pdf,
@@ -120,7 +120,7 @@ def test_mask_phone(phone: str, masked: str) -> None:
 
 
 def test_another_key_is_a_bad_signature() -> None:
-    assert reason_of(delegate(), key=b"another site key, 32 bytes long!") == Rejection.BAD_SIGNATURE
+    assert reason_of(delegate(), key=b"another site key, 32 bytes long!") == Reason.BAD_SIGNATURE
 
 
 @pytest.mark.parametrize(
@@ -157,7 +157,7 @@ def test_any_single_character_changed_is_refused(data: st.DataObject) -> None:
     where = data.draw(st.integers(min_value=0, max_value=len(payload) - 1))
     new = data.draw(st.sampled_from(ALPHABET).filter(lambda ch: ch != payload[where]))
     forged = payload[:where] + new + payload[where + 1 :]
-    assert reason_of(forged) == Rejection.BAD_SIGNATURE
+    assert reason_of(forged) == Reason.BAD_SIGNATURE
 
 
 def test_a_body_signed_with_the_site_key_directly_is_refused() -> None:
@@ -206,13 +206,13 @@ def test_the_mac_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -
 def test_expired_at_the_expiry_instant() -> None:
     payload = delegate()
     assert verify_pass(KEY, payload, today=DAY, now=EXPIRES - dt.timedelta(seconds=1))
-    assert reason_of(payload, now=EXPIRES) == Rejection.EXPIRED
+    assert reason_of(payload, now=EXPIRES) == Reason.EXPIRED
     assert reason_of(payload, now=EXPIRES + dt.timedelta(days=3)) == "expired"
 
 
 def test_a_pass_for_another_day_is_the_wrong_date() -> None:
     payload = delegate(date=DAY + dt.timedelta(days=1), expires=EXPIRES + dt.timedelta(days=1))
-    assert reason_of(payload) == Rejection.WRONG_DATE
+    assert reason_of(payload) == Reason.WRONG_DATE
     yesterday = delegate(expires=EXPIRES + dt.timedelta(days=2))
     assert reason_of(yesterday, today=DAY + dt.timedelta(days=1)) == "wrong_date"
 

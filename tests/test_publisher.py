@@ -167,7 +167,7 @@ def test_the_link_is_started_by_the_daemon_when_mqtt_is_configured(tmp_path: Pat
 
 
 def test_acknowledged_seqs_are_deleted_as_runs() -> None:
-    from mqtt.publisher import runs
+    from edge.store.log import runs
 
     assert runs([]) == []
     assert runs([3, 1, 2, 7, 9, 8, 12]) == [(1, 3), (7, 9), (12, 12)]
@@ -176,7 +176,6 @@ def test_acknowledged_seqs_are_deleted_as_runs() -> None:
 def test_only_acknowledged_rows_leave_the_outbox(tmp_path: Path) -> None:
     from edge.events import EventType, Reason
     from edge.store import Store
-    from mqtt.publisher import delete_rows
 
     store = Store(tmp_path / "gate.db", site="s", gate="g")
     from datetime import UTC, datetime
@@ -184,7 +183,7 @@ def test_only_acknowledged_rows_leave_the_outbox(tmp_path: Path) -> None:
     from edge.events import Draft
 
     store.record([Draft(EventType.SYSTEM, Reason.STARTED, datetime.now(UTC)) for _ in range(10)])
-    delete_rows(store, [1, 2, 3, 5, 9])
+    store.outbox_done([1, 2, 3, 5, 9])
     assert [seq for seq, _ in store.outbox_batch(100)] == [4, 6, 7, 8, 10]
 
 
@@ -223,9 +222,9 @@ def test_an_unreadable_password_file_is_logged_and_the_gate_goes_on(
     harness = GateHarness(config)
     try:
         assert harness.link is not None and harness.link.publisher is None
-        assert harness.scan_and_wait(STAFF)[0]["decision"] == "granted"
+        assert harness.scan_and_wait(STAFF)[0].decision == "granted"
         events = harness.call(lambda: list(harness.daemon.store.events()))
-        assert any("missing.pw" in e.get("detail", {}).get("why", "") for e in events)
+        assert any("missing.pw" in e.detail.get("why", "") for e in events)
     finally:
         harness.stop()
 

@@ -49,8 +49,13 @@ class Day:
             tmp / "sim.toml",
         )
         self.tz = cfg.site.tz
-        self.events: list[dict[str, Any]] = []
-        self.sim = Simulation(cfg, load_roster(self.roster), self.at("00:00"), self.events.append)
+        self.events: list[dict[str, Any]] = []  # as the collector receives them: JSON
+        self.sim = Simulation(
+            cfg,
+            load_roster(self.roster),
+            self.at("00:00"),
+            lambda e: self.events.append(e.to_json()),
+        )
         classes = {r["class_id"]: r for r in rows(self.roster, "classes.csv")}
         self.class_of = {r["child_id"]: r["class_id"] for r in rows(self.roster, "children.csv")}
         single = [g for g in rows(self.roster, "guardians.csv") if ";" not in g["children"]]

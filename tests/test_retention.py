@@ -4,7 +4,7 @@ still verifies, with every change declared by a chained `purge` event."""
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ from edge.ops.retention import purge
 from edge.ops.timesync import ClockStatus, Sync
 from edge.ops.verify import verify_path
 from edge.store import Store
+from edge.store.visitors import VisitRecord
 from tests.ops_support import (
     NOW,
     access,
@@ -51,7 +52,7 @@ def store(tmp_path: Path) -> Store:
 def test_old_events_go_visitors_are_anonymised_and_the_chain_verifies(store: Store) -> None:
     result = purge(store, KEEP, NOW)
     assert (result.deleted, result.anonymised, result.waiting) == (4, 2, 0)
-    seqs = [e["seq"] for e in store.events()]
+    seqs = [e.seq for e in store.events()]
     assert seqs == [5, 6, 7, 8]  # 8 is the purge event
     kept = body(store.db, 5)
     assert kept["person"] == {"id": "V20261124-001", "kind": "visitor"}
@@ -91,7 +92,7 @@ def test_the_last_event_is_never_deleted(tmp_path: Path) -> None:
     publish_all(s)
     result = purge(s, KEEP, NOW)
     assert result.deleted == 1
-    assert [e["seq"] for e in s.events()] == [2, 3]  # the purge event follows on seq 2
+    assert [e.seq for e in s.events()] == [2, 3]  # the purge event follows on seq 2
     assert verify_path(s.path).ok
     s.close()
 
@@ -145,21 +146,20 @@ def test_dry_run_changes_nothing_and_predicts(store: Store) -> None:
 
 
 def test_visitor_register_rows_are_purged(store: Store) -> None:
-    with store.transaction() as db:
-        for vid, day, left in [
-            ("V1", "2026-09-01", "x"),
-            ("V2", "2026-09-01", None),
-            ("V3", "2026-11-20", "x"),
-        ]:
-            db.execute(
-                "INSERT INTO visitors (id, day, name, id_masked, id_hash, host, purpose, expected_minutes, arrived_at, due_at, left_at, in_by) "
-                "VALUES (?, ?, 'n', 'm', 'h', 'host', 'p', 60, 'a', 'd', ?, 'g')",
-                (vid, day, left),
-            )
+    """A visit of a day before the cutoff is long over (presence is the day's, from events),
+    so its registration goes whether or not a sign-out was ever recorded."""
+    for vid, day in [
+        ("V1", date(2026, 9, 1)),
+        ("V2", date(2026, 9, 2)),
+        ("V3", date(2026, 11, 20)),
+    ]:
+        at = datetime.combine(day, time(10), NOW.tzinfo)
+        store.visitors.add(VisitRecord(vid, day, "n", "m", "h", None, "host", "p", 60, at, at, "g"))
+    assert purge(store, KEEP, NOW, dry_run=True).visitor_rows == 2
+    assert store.visitors.get("V1") is not None  # the dry run changed nothing
     result = purge(store, KEEP, NOW)
-    assert result.visitor_rows == 1
-    left = [r[0] for r in store.db.execute("SELECT id FROM visitors ORDER BY id")]
-    assert left == ["V2", "V3"]  # V2 has not signed out: it is not a past visit yet
+    assert result.visitor_rows == 2
+    assert [v for v in ("V1", "V2", "V3") if store.visitors.get(v)] == ["V3"]
 
 
 def test_snapshots_older_than_their_days_go(store: Store, tmp_path: Path) -> None:
@@ -209,7 +209,7 @@ def test_cli_refuses_with_an_untrusted_clock_unless_forced(
     assert main(["purge", "-c", str(cfg), "--force"]) == 0
     assert "recorded 1 purge event" in capsys.readouterr().out
     events = list(make_store(tmp_path / "state" / "gate.db").events())
-    assert [(e["type"], e["reason"]) for e in events][-1] == (EventType.SYSTEM, Reason.PURGE)
+    assert [(e.type, e.reason) for e in events][-1] == (EventType.SYSTEM, Reason.PURGE)
 
 
 def test_cli_with_no_store_yet_has_nothing_to_do(

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from edge.cli import main
-from edge.events import chain_hash, dumps
+from edge.events import Event, chain_hash, dumps
 from edge.ops.verify import Problem, verify_path
 from tests.ops_support import body, edit, fill, make_store, raw_db, write_config
 
 
 @pytest.fixture
-def log(tmp_path: Path) -> tuple[Path, list[dict[str, object]]]:
+def log(tmp_path: Path) -> tuple[Path, list[Event]]:
     path = tmp_path / "gate.db"
     store = make_store(path)
     events = fill(store, 6)
@@ -26,7 +26,7 @@ def only(problems: list[Problem]) -> Problem:
     return problems[0]
 
 
-def test_an_intact_log_passes(log: tuple[Path, list[dict[str, object]]]) -> None:
+def test_an_intact_log_passes(log: tuple[Path, list[Event]]) -> None:
     path, _ = log
     report = verify_path(path)
     assert report.ok, report.problems
@@ -40,24 +40,24 @@ def test_an_empty_log_passes(tmp_path: Path) -> None:
     assert report.ok and report.events == 0
 
 
-def test_an_edited_event_is_named(log: tuple[Path, list[dict[str, object]]]) -> None:
+def test_an_edited_event_is_named(log: tuple[Path, list[Event]]) -> None:
     path, events = log
     edit(path, 3, reason="staff")
     problem = only(verify_path(path).problems)
-    assert (problem.kind, problem.seq, problem.id) == ("edited", 3, events[2]["id"])
+    assert (problem.kind, problem.seq, problem.id) == ("edited", 3, events[2].id)
 
 
 def test_an_edited_and_rehashed_event_breaks_the_next_link(
-    log: tuple[Path, list[dict[str, object]]],
+    log: tuple[Path, list[Event]],
 ) -> None:
     path, events = log
     edit(path, 3, rehash=True, children=["C999"])
     problem = only(verify_path(path).problems)
     assert (problem.kind, problem.seq) == ("broken", 4)
-    assert f"seq 3 ({events[2]['id']})" in problem.message
+    assert f"seq 3 ({events[2].id})" in problem.message
 
 
-def test_an_edited_column_is_found(log: tuple[Path, list[dict[str, object]]]) -> None:
+def test_an_edited_column_is_found(log: tuple[Path, list[Event]]) -> None:
     path, _ = log
     db = raw_db(path)
     db.execute("UPDATE events SET reason = 'staff', id = 'X' WHERE seq = 2")
@@ -66,28 +66,28 @@ def test_an_edited_column_is_found(log: tuple[Path, list[dict[str, object]]]) ->
     assert (problem.kind, problem.seq, problem.id) == ("edited", 2, "X")
 
 
-def test_a_deleted_event_is_placed(log: tuple[Path, list[dict[str, object]]]) -> None:
+def test_a_deleted_event_is_placed(log: tuple[Path, list[Event]]) -> None:
     path, events = log
     db = raw_db(path)
     db.execute("DELETE FROM outbox WHERE seq = 4")
     db.execute("DELETE FROM events WHERE seq = 4")
     db.close()
     problem = only(verify_path(path).problems)
-    assert (problem.kind, problem.seq, problem.id) == ("missing", 5, events[4]["id"])
-    assert problem.message == f"seq 4 deleted after seq 3 ({events[2]['id']})"
+    assert (problem.kind, problem.seq, problem.id) == ("missing", 5, events[4].id)
+    assert problem.message == f"seq 4 deleted after seq 3 ({events[2].id})"
 
 
-def test_deleted_first_events_are_found(log: tuple[Path, list[dict[str, object]]]) -> None:
+def test_deleted_first_events_are_found(log: tuple[Path, list[Event]]) -> None:
     path, events = log
     db = raw_db(path)
     db.execute("DELETE FROM outbox WHERE seq <= 2")
     db.execute("DELETE FROM events WHERE seq <= 2")
     db.close()
     problem = only(verify_path(path).problems)
-    assert (problem.kind, problem.seq, problem.id) == ("missing", 3, events[2]["id"])
+    assert (problem.kind, problem.seq, problem.id) == ("missing", 3, events[2].id)
 
 
-def test_an_inserted_event_is_placed(log: tuple[Path, list[dict[str, object]]]) -> None:
+def test_an_inserted_event_is_placed(log: tuple[Path, list[Event]]) -> None:
     """A forged event with a sound hash, slotted in by renumbering the rows after it."""
     path, events = log
     db = raw_db(path)
@@ -95,7 +95,7 @@ def test_an_inserted_event_is_placed(log: tuple[Path, list[dict[str, object]]]) 
     for seq in (6, 5, 4):
         db.execute("UPDATE events SET seq = seq + 1 WHERE seq = ?", (seq,))
     forged = dict(body(db, 3))
-    forged.update(seq=4, id="FORGED", ts=str(events[2]["ts"]), prev_hash=events[2]["hash"])
+    forged.update(seq=4, id="FORGED", ts=events[2].json["ts"], prev_hash=events[2].hash)
     forged["hash"] = chain_hash(forged["prev_hash"], forged)
     db.execute(
         "INSERT INTO events (seq, id, ts, type, reason, body, hash) VALUES (4, 'FORGED', ?, 'access', 'pickup', ?, ?)",
@@ -105,13 +105,13 @@ def test_an_inserted_event_is_placed(log: tuple[Path, list[dict[str, object]]]) 
     problems = verify_path(path).problems
     inserted = [p for p in problems if p.kind == "inserted"]
     assert [(p.seq, p.id) for p in inserted] == [(4, "FORGED")]
-    assert f"seq 3 ({events[2]['id']})" in inserted[0].message
+    assert f"seq 3 ({events[2].id})" in inserted[0].message
     # the renumbered rows no longer agree with their own bodies
     assert sorted(p.seq for p in problems if p.kind == "edited") == [5, 6, 7]
 
 
 def test_an_event_with_a_wrong_prev_hash_between_good_ones_is_inserted(
-    log: tuple[Path, list[dict[str, object]]],
+    log: tuple[Path, list[Event]],
 ) -> None:
     """Seen from the event after it: that one still links to the event before."""
     path, _ = log

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from edge.cli.common import CliError, config_or_exit
-from edge.events import dumps
 from edge.store import Store
 
 
@@ -43,8 +42,8 @@ def events(args: argparse.Namespace) -> int:
         return 0
     store = Store(cfg.store.path, site=cfg.site.id, gate=cfg.gate.id)
     try:
-        for event in store.events(since):
-            sys.stdout.write(dumps(event) + "\n")
+        for stored in store.events(since):
+            sys.stdout.write(stored.dumps() + "\n")
     finally:
         store.close()
     return 0

@@ -50,6 +50,6 @@ def purge(args: argparse.Namespace) -> int:
         store.close()
     print(result.summary())
     if result.events:
-        print(f"recorded {len(result.events)} purge event(s), last {result.events[-1]['id']}")
+        print(f"recorded {len(result.events)} purge event(s), last {result.events[-1].id}")
     sys.stdout.flush()
     return 0

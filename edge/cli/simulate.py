@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.cli.common import CliError
-from edge.events import dumps
+from edge.events import Event
 
 
 def register(sub: Any) -> None:
@@ -22,8 +22,8 @@ def register(sub: Any) -> None:
 def simulate(args: argparse.Namespace) -> int:
     from edge.sim.simulate import ScenarioError, run_scenario
 
-    def emit(event: dict[str, Any]) -> None:
-        sys.stdout.write(dumps(event) + "\n")
+    def emit(event: Event) -> None:
+        sys.stdout.write(event.dumps() + "\n")
 
     try:
         sim = run_scenario(Path(args.scenario), emit)

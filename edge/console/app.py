@@ -93,7 +93,7 @@ def build_console(host: GateHost) -> Console:
         visitors=visitors,
         checks=DeviceChecks(host),
         repairs=RepairLog(host),
-        rollcall=RollCall(host, visitors),
+        rollcall=RollCall(host),
         live=Live(host),
         templates=Jinja2Templates(directory=HERE / "templates"),
     )

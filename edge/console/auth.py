@@ -1,7 +1,8 @@
 """Staff accounts, sessions and lock-out for the guard console.
 
-PINs and passwords are hashed with argon2id. Sessions live in the store: the browser holds
-a random id, the store only its SHA-256, so a copy of the database opens no session. Each
+PINs and passwords are hashed with argon2id. Sessions live in the store
+(``edge.store.accounts``): the browser holds a random id, the store only its SHA-256, so
+a copy of the database opens no session. Each
 session has its own CSRF token, checked on every POST. Repeated failures lock the account
 and, separately, the client address, so guessing a PIN at the gate's screen goes nowhere.
 """
@@ -90,7 +91,7 @@ class User:
 
 class Users:
     def __init__(self, store: Store, now: Callable[[], datetime]) -> None:
-        self.store = store
+        self.accounts = store.accounts
         self.now = now
 
     def add(self, name: str, role: str, secret: str) -> None:
@@ -103,44 +104,23 @@ class Users:
         self.save(name, role, hash_secret(secret))
 
     def save(self, name: str, role: str, digest: str) -> None:
-        with self.store.transaction() as db:
-            db.execute(
-                "INSERT INTO console_users (name, role, hash, created_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET role = excluded.role, hash = excluded.hash, "
-                "disabled = 0",
-                (name, role, digest, self.now().isoformat(timespec="seconds")),
-            )
-            # A new secret ends the sessions opened with the old one.
-            db.execute("DELETE FROM console_sessions WHERE user = ?", (name,))
+        """The account, enabled, with this role and hash; sessions with the old secret end."""
+        self.accounts.save(name, role, digest, created_at=self.now().isoformat(timespec="seconds"))
 
     def hash_of(self, name: str) -> tuple[User, str] | None:
-        with self.store.transaction() as db:
-            row = db.execute(
-                "SELECT name, role, disabled, hash FROM console_users WHERE name = ?", (name,)
-            ).fetchone()
-        if row is None or row[2]:
+        row = self.accounts.get(name)
+        if row is None or row.disabled:
             return None
-        return User(row[0], row[1], bool(row[2])), row[3]
+        return User(row.name, row.role, row.disabled), row.hash
 
     def set_hash(self, name: str, digest: str) -> None:
-        with self.store.transaction() as db:
-            db.execute("UPDATE console_users SET hash = ? WHERE name = ?", (digest, name))
+        self.accounts.set_hash(name, digest)
 
     def all(self) -> list[User]:
-        with self.store.transaction() as db:
-            rows = db.execute(
-                "SELECT name, role, disabled FROM console_users ORDER BY name"
-            ).fetchall()
-        return [User(r[0], r[1], bool(r[2])) for r in rows]
+        return [User(r.name, r.role, r.disabled) for r in self.accounts.all()]
 
     def set_disabled(self, name: str, disabled: bool) -> bool:
-        with self.store.transaction() as db:
-            changed = db.execute(
-                "UPDATE console_users SET disabled = ? WHERE name = ?", (int(disabled), name)
-            ).rowcount
-            if disabled:
-                db.execute("DELETE FROM console_sessions WHERE user = ?", (name,))
-        return bool(changed)
+        return self.accounts.set_disabled(name, disabled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +142,7 @@ class Sessions:
     """Server-side sessions with a fixed lifetime from sign-in (a guard's shift)."""
 
     def __init__(self, store: Store, now: Callable[[], datetime], minutes: int) -> None:
-        self.store = store
+        self.accounts = store.accounts
         self.now = now
         self.seconds = minutes * 60
 
@@ -170,34 +150,25 @@ class Sessions:
         token = secrets.token_urlsafe(32)
         now = self.now().timestamp()
         session = Session(_digest(token), user, secrets.token_urlsafe(32), now + self.seconds)
-        with self.store.transaction() as db:
-            db.execute("DELETE FROM console_sessions WHERE expires_at <= ?", (now,))
-            db.execute(
-                "INSERT INTO console_sessions VALUES (?, ?, ?, ?, ?)",
-                (session.id_hash, user.name, session.csrf, now, session.expires_at),
-            )
+        self.accounts.open_session(
+            session.id_hash, user.name, session.csrf, now=now, until=session.expires_at
+        )
         return token, session
 
     def get(self, token: str | None) -> Session | None:
         if not token or len(token) > 100:
             return None
-        with self.store.transaction() as db:
-            row = db.execute(
-                "SELECT s.id_hash, u.name, u.role, s.csrf, s.expires_at FROM console_sessions s "
-                "JOIN console_users u ON u.name = s.user WHERE s.id_hash = ? AND u.disabled = 0",
-                (_digest(token),),
-            ).fetchone()
+        row = self.accounts.session(_digest(token))
         if row is None:
             return None
-        if row[4] <= self.now().timestamp():
+        if row.expires_at <= self.now().timestamp():
             self.end(token)
             return None
-        return Session(row[0], User(row[1], row[2]), row[3], row[4])
+        return Session(row.id_hash, User(row.user, row.role), row.csrf, row.expires_at)
 
     def end(self, token: str | None) -> None:
         if token:
-            with self.store.transaction() as db:
-                db.execute("DELETE FROM console_sessions WHERE id_hash = ?", (_digest(token),))
+            self.accounts.end_session(_digest(token))
 
 
 @dataclass

@@ -9,7 +9,6 @@ is kept next to the store, readable by the service only.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Mapping
@@ -20,7 +19,8 @@ from typing import Any
 
 from edge.console.forms import Fields
 from edge.console.host import GateHost
-from edge.events import EventType, Reason
+from edge.events import DOOR_PASSAGE, Event, EventType, Reason
+from edge.store.repairs import Repair
 
 log = logging.getLogger(__name__)
 
@@ -71,23 +71,17 @@ def parse_check(data: Mapping[str, Any], steps: list[Step]) -> dict[str, dict[st
 class DeviceChecks:
     def __init__(self, host: GateHost) -> None:
         self.host = host
-        self._last = self._load_last()
+        found = host.store.newest(1, type=EventType.CHECK)
+        self._last: Event | None = found[0] if found else None
         host.listeners.append(self.on_events)
         host.status_parts["device_check"] = self.status
 
-    def _load_last(self) -> dict[str, Any] | None:
-        with self.host.store.transaction() as db:
-            row = db.execute(
-                "SELECT body FROM events WHERE type = 'check' ORDER BY seq DESC LIMIT 1"
-            ).fetchone()
-        return json.loads(row[0]) if row else None
-
-    def on_events(self, events: list[dict[str, Any]]) -> None:
+    def on_events(self, events: list[Event]) -> None:
         for event in events:
-            if event["type"] == "check":
+            if event.type is EventType.CHECK:
                 self._last = event
 
-    def record(self, results: dict[str, dict[str, str]], *, by: str) -> list[dict[str, Any]]:
+    def record(self, results: dict[str, dict[str, str]], *, by: str) -> list[Event]:
         failed = [key for key, step in results.items() if step["result"] == "fail"]
         draft = self.host.gate.draft(
             EventType.CHECK,
@@ -98,75 +92,53 @@ class DeviceChecks:
         return self.host.record([draft])
 
     @property
-    def last(self) -> dict[str, Any] | None:
+    def last(self) -> Event | None:
         return self._last
 
     def done_today(self) -> bool:
         if self._last is None:
             return False
         tz = self.host.cfg.site.tz
-        when = datetime.fromisoformat(self._last["ts"]).astimezone(tz).date()
-        return when == self.host.clock.now().astimezone(tz).date()
+        return self._last.local_day(tz) == self.host.clock.now().astimezone(tz).date()
 
     def status(self) -> dict[str, Any]:
         last = self._last
         return {
             "done_today": self.done_today(),
-            "last": last["ts"] if last else None,
-            "ok": last.get("detail", {}).get("ok") if last else None,
+            "last": last.ts.isoformat(timespec="milliseconds") if last else None,
+            "ok": last.detail.get("ok") if last else None,
         }
 
-    def evidence(self) -> dict[str, str]:
-        """When the gate last saw each device work, in the last few minutes (step -> ts).
+    def evidence(self) -> dict[str, datetime]:
+        """When the gate last saw each device work, in the last few minutes (step -> time).
 
         The guard presses the exit button or opens the door while checking; seeing it
         here confirms the input reached the gate, not just that the guard saw it move.
         """
         since = self.host.clock.now() - timedelta(minutes=EVIDENCE_MINUTES)
-        with self.host.store.transaction() as db:
-            rows = db.execute("SELECT body FROM events ORDER BY seq DESC LIMIT 300").fetchall()
-        seen: dict[str, str] = {}
-        for (body,) in rows:
-            event = json.loads(body)
-            if datetime.fromisoformat(event["ts"]) < since:
+        seen: dict[str, datetime] = {}
+        for event in self.host.store.newest(300):
+            if event.ts < since:
                 break
             for key in _steps_shown_by(event):
-                seen.setdefault(key, event["ts"])
+                seen.setdefault(key, event.ts)
         return seen
 
 
-def _steps_shown_by(event: dict[str, Any]) -> list[str]:
-    kind, reason = event["type"], event["reason"]
+def _steps_shown_by(event: Event) -> list[str]:
     keys = []
-    if kind == "door" and reason in ("opened", "closed"):
+    if event.type is EventType.DOOR and event.reason in DOOR_PASSAGE:
         keys.append("door")
-    if reason == "exit_request":
+    if event.reason is Reason.EXIT_REQUEST:
         keys.append("exit_button")
-    if kind == "access" and event.get("reader"):
-        keys.append(f"reader:{event['reader']}")
-    if kind == "override" or (kind == "access" and event.get("decision") == "granted"):
+    if event.type is EventType.ACCESS and event.reader:
+        keys.append(f"reader:{event.reader}")
+    if event.type is EventType.OVERRIDE or (event.type is EventType.ACCESS and event.granted):
         keys.append("relay")
     return keys
 
 
-# --- repair log -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Repair:
-    id: int
-    device: str
-    problem: str
-    photo: str | None
-    opened_at: str
-    opened_by: str
-    closed_at: str | None
-    closed_by: str | None
-    fix: str | None
-
-    @property
-    def is_open(self) -> bool:
-        return self.closed_at is None
+# --- repair log (the rows: edge.store.repairs) -------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,36 +174,25 @@ def parse_fix(data: Mapping[str, Any]) -> str:
 class RepairLog:
     def __init__(self, host: GateHost) -> None:
         self.host = host
+        self.table = host.store.repairs
         self.photos = Path(host.cfg.store.path).parent / "repairs"
 
     def all(self) -> list[Repair]:
-        with self.host.store.transaction() as db:
-            rows = db.execute(
-                "SELECT id, device, problem, photo, opened_at, opened_by, closed_at, closed_by, "
-                "fix FROM repairs ORDER BY closed_at IS NOT NULL, id DESC LIMIT 200"
-            ).fetchall()
-        return [Repair(*row) for row in rows]
+        return self.table.all()
 
     def get(self, repair_id: int) -> Repair | None:
         return next((r for r in self.all() if r.id == repair_id), None)
 
-    def open(self, form: RepairForm, *, by: str) -> tuple[int, list[dict[str, Any]]]:
+    def open(self, form: RepairForm, *, by: str) -> tuple[int, list[Event]]:
         now = self.host.clock.now().isoformat(timespec="seconds")
         written: Path | None = None
         try:
-            with self.host.store.transaction() as db:
-                repair_id = int(
-                    db.execute(
-                        "INSERT INTO repairs (device, problem, opened_at, opened_by) "
-                        "VALUES (?, ?, ?, ?) RETURNING id",
-                        (form.device, form.problem, now, by),
-                    ).fetchone()[0]
-                )
+            # One transaction: the entry, its photo's name and its event, or none of them.
+            with self.host.store.transaction():
+                repair_id = self.table.open(form.device, form.problem, at=now, by=by)
                 if form.photo is not None and form.photo_type is not None:
                     written = self._save_photo(repair_id, form.photo, form.photo_type)
-                    db.execute(
-                        "UPDATE repairs SET photo = ? WHERE id = ?", (written.name, repair_id)
-                    )
+                    self.table.set_photo(repair_id, written.name)
                 events = self._event(
                     Reason.REPAIR_OPENED,
                     by,
@@ -248,22 +209,18 @@ class RepairLog:
             raise
         return repair_id, events
 
-    def close(self, repair_id: int, fix: str, *, by: str) -> list[dict[str, Any]] | None:
+    def close(self, repair_id: int, fix: str, *, by: str) -> list[Event] | None:
         """Close an open entry; None when there is no open entry with that id."""
         now = self.host.clock.now().isoformat(timespec="seconds")
-        with self.host.store.transaction() as db:
-            row = db.execute(
-                "UPDATE repairs SET closed_at = ?, closed_by = ?, fix = ? "
-                "WHERE id = ? AND closed_at IS NULL RETURNING device",
-                (now, by, fix, repair_id),
-            ).fetchone()
-            if row is None:
+        with self.host.store.transaction():
+            device = self.table.close(repair_id, fix, at=now, by=by)
+            if device is None:
                 return None
             return self._event(
-                Reason.REPAIR_CLOSED, by, {"repair_id": repair_id, "device": row[0], "fix": fix}
+                Reason.REPAIR_CLOSED, by, {"repair_id": repair_id, "device": device, "fix": fix}
             )
 
-    def _event(self, reason: Reason, by: str, detail: dict[str, Any]) -> list[dict[str, Any]]:
+    def _event(self, reason: Reason, by: str, detail: dict[str, Any]) -> list[Event]:
         return self.host.record(
             [self.host.gate.draft(EventType.REPAIR, reason, by=by, detail=detail)]
         )

@@ -8,12 +8,12 @@ from typing import Any, Protocol
 
 from edge.clock import Clock
 from edge.config import Config
-from edge.events import Draft
+from edge.events import GUARD_REFUSALS, Draft, Event, EventType
 from edge.gate import Gate
 from edge.guard import GuardAction
 from edge.store import Store
 
-Listener = Callable[[list[dict[str, Any]]], None]
+Listener = Callable[[list[Event]], None]
 
 
 class GateHost(Protocol):
@@ -28,22 +28,18 @@ class GateHost(Protocol):
     status_parts: dict[str, Callable[[], Any]]
     site_key: bytes | None  # signs QR passes the gate verifies; None without MQTT
 
-    def record(self, drafts: list[Draft]) -> list[dict[str, Any]]: ...
+    def record(self, drafts: list[Draft]) -> list[Event]: ...
 
-    def guard(self, action: GuardAction) -> list[dict[str, Any]]: ...
+    def guard(self, action: GuardAction) -> list[Event]: ...
 
     def status(self) -> dict[str, Any]: ...
 
 
-REFUSALS = ("refused", "no_pending_approval", "fire_alarm_active")
-
-
-def refusal(events: list[dict[str, Any]]) -> str | None:
+def refusal(events: list[Event]) -> str | None:
     """Why the gate refused a guard action (its `system` event), or None when it did not."""
     for event in events:
-        if event["type"] == "system" and event["reason"] in REFUSALS:
-            detail = event.get("detail", {})
-            return str(detail.get("why") or event["reason"])
+        if event.type is EventType.SYSTEM and event.reason in GUARD_REFUSALS:
+            return str(event.detail.get("why") or event.reason)
     return None
 
 

@@ -10,32 +10,36 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from edge.console.host import GateHost
 from edge.console.i18n import Words
+from edge.events import ALARMING, DOOR_FAULTS, WARNING, Event, EventType, Reason
 from edge.roster import Roster
 
 QUEUE_SIZE = 200
-SHOWN_TYPES = {"access", "visitor", "override", "mode", "alarm", "late_pickup", "check", "repair"}
-SHOWN_DOOR = {"forced_open", "held_open", "lock_not_engaged"}
+SHOWN_TYPES = frozenset(EventType) - {EventType.SYSTEM, EventType.DOOR}
 ACK_KEY = "console_acked_alarms"
 ACK_KEEP = 100
 
 
-def shown(event: dict[str, Any]) -> bool:
+def shown(event: Event) -> bool:
     """Events the guard's live list shows; door open/close and system chatter are left out."""
-    if event["type"] == "door":
-        return event["reason"] in SHOWN_DOOR
-    if event["type"] == "alarm" and event["reason"] == "blocked_person":
+    if event.type is EventType.DOOR:
+        return event.reason in DOOR_FAULTS
+    if blocked_alarm(event):
         return False  # the red banner shows it, beside the denied scan in the list
-    return event["type"] in SHOWN_TYPES
+    return event.type in SHOWN_TYPES
+
+
+def blocked_alarm(event: Event) -> bool:
+    """The alarm of a blocked person at the gate or the desk: a red banner until acknowledged."""
+    return event.type is EventType.ALARM and event.reason is Reason.BLOCKED_PERSON
 
 
 @dataclass(eq=False)  # each stream is its own client: hashed by identity
 class Client:
-    queue: asyncio.Queue[list[dict[str, Any]] | None] = field(
+    queue: asyncio.Queue[list[Event] | None] = field(
         default_factory=lambda: asyncio.Queue(QUEUE_SIZE)
     )
     overflowed: bool = False
@@ -47,7 +51,7 @@ class Live:
         self.clients: set[Client] = set()
         host.listeners.append(self.on_events)
 
-    def on_events(self, events: list[dict[str, Any]]) -> None:
+    def on_events(self, events: list[Event]) -> None:
         for client in list(self.clients):
             try:
                 client.queue.put_nowait(events)
@@ -81,36 +85,21 @@ class Live:
         ids = [*[i for i in self.acked() if i != event_id][-ACK_KEEP:], event_id]
         self.host.store.set_state(ACK_KEY, json.dumps(ids))
 
-    def open_alarms(self) -> list[dict[str, Any]]:
+    def open_alarms(self) -> list[Event]:
         """Today's blocked-person alarms that no guard has acknowledged yet."""
-        with self.host.store.transaction() as db:
-            rows = db.execute(
-                "SELECT body FROM events WHERE type = 'alarm' AND reason = 'blocked_person' "
-                "ORDER BY seq DESC LIMIT 20"
-            ).fetchall()
+        alarms = self.host.store.newest(20, type=EventType.ALARM, reason=Reason.BLOCKED_PERSON)
         tz = self.host.cfg.site.tz
         today = self.host.clock.now().astimezone(tz).date()
         acked = set(self.acked())
-        events = [json.loads(r[0]) for r in rows]
-        return [
-            e
-            for e in events
-            if e["id"] not in acked
-            and datetime.fromisoformat(e["ts"]).astimezone(tz).date() == today
-        ]
+        return [e for e in alarms if e.id not in acked and e.local_day(tz) == today]
 
-    def recent(self, limit: int = 40) -> list[dict[str, Any]]:
+    def recent(self, limit: int = 40) -> list[Event]:
         """Today's latest events the live list shows, newest first."""
-        with self.host.store.transaction() as db:
-            rows = db.execute(
-                "SELECT body FROM events WHERE type != 'system' ORDER BY seq DESC LIMIT 400"
-            ).fetchall()
         tz = self.host.cfg.site.tz
         today = self.host.clock.now().astimezone(tz).date()
         out = []
-        for (body,) in rows:
-            event = json.loads(body)
-            if datetime.fromisoformat(event["ts"]).astimezone(tz).date() != today:
+        for event in self.host.store.newest(400, skip=EventType.SYSTEM):
+            if event.local_day(tz) != today:
                 break
             if shown(event):
                 out.append(event)
@@ -156,11 +145,10 @@ def children_of(roster: Roster, ids: list[str] | tuple[str, ...]) -> tuple[Child
     return tuple(out)
 
 
-def _who(event: dict[str, Any], words: Words) -> str:
-    person = event.get("person") or {}
-    if person.get("name"):
-        return str(person["name"])
-    credential = event.get("credential") or ""
+def _who(event: Event, words: Words) -> str:
+    if event.person is not None and event.person.name:
+        return event.person.name
+    credential = event.credential or ""
     if credential.startswith("card:"):
         return f"{words('unknown_person')} ({words('card')} …{credential[-4:]})"
     if credential.startswith("qr:"):
@@ -168,21 +156,20 @@ def _who(event: dict[str, Any], words: Words) -> str:
     return ""
 
 
-def _tone(event: dict[str, Any]) -> str:
-    if event["reason"] in ("blocked_person", "forced_open", "fire_alarm", "tamper"):
+def _tone(event: Event) -> str:
+    if event.reason in ALARMING:
         return "alarm"
-    if event.get("decision") in ("granted", "denied", "needs_approval"):
-        return str(event["decision"])
-    if event["reason"] in ("visitor_overstay", "late_pickup", "held_open", "lockdown", "evacuate"):
+    if event.decision is not None:
+        return str(event.decision)
+    if event.reason in WARNING:
         return "denied"
     return "info"
 
 
-def _note(event: dict[str, Any]) -> str:
-    detail = event.get("detail") or {}
+def _note(event: Event) -> str:
     for key in ("why", "host", "problem", "fix"):
-        if detail.get(key):
-            return str(detail[key])
+        if event.detail.get(key):
+            return str(event.detail[key])
     return ""
 
 
@@ -191,23 +178,21 @@ def alarm_views(host: GateHost, live: Live, words: Words) -> list[EventView]:
     return [describe(e, host.gate.roster, words, host.cfg.site.tz) for e in live.open_alarms()]
 
 
-def describe(event: dict[str, Any], roster: Roster, words: Words, tz: Any) -> EventView:
-    person = event.get("person") or {}
-    ts = datetime.fromisoformat(event["ts"]).astimezone(tz)
-    reason = event["reason"]
-    if event["type"] == "mode":
-        reason = event.get("mode") or reason
+def describe(event: Event, roster: Roster, words: Words, tz: Any) -> EventView:
+    reason = str(event.reason)
+    if event.type is EventType.MODE:
+        reason = event.mode or reason
     return EventView(
-        id=event["id"],
-        time=ts.strftime("%H:%M:%S"),
-        type=event["type"],
+        id=event.id,
+        time=event.ts.astimezone(tz).strftime("%H:%M:%S"),
+        type=str(event.type),
         tone=_tone(event),
         who=_who(event, words),
-        kind=words.of("kind", person.get("kind")),
-        children=children_of(roster, event.get("children") or []),
-        decision=words.of("decision", event.get("decision")),
+        kind=words.of("kind", event.person.kind if event.person else None),
+        children=children_of(roster, event.children),
+        decision=words.of("decision", event.decision),
         reason=words.of("reason", reason),
-        reader=event.get("reader") or "",
-        by=event.get("by") or event.get("approved_by") or "",
+        reader=event.reader or "",
+        by=event.by or event.approved_by or "",
         note=_note(event),
     )

@@ -2,20 +2,19 @@
 
 Children inside are the ones dropped off through the gate today and not collected; staff
 are the ones whose card opened the gate today (staff scans have no direction, so this is
-who came in, and the list says so); visitors are the ones signed in and not out. Ticks
-are stored per evacuation (the id of the mode event that began it), so a page reload or
-a second guard's tablet shows the same list.
+who came in, and the list says so); visitors are the ones signed in and not out. All three
+come from the day's events (``edge.day.DayLog`` and the staff scans). Ticks are stored per
+evacuation (the id of the mode event that began it), so a page reload or a second guard's
+tablet shows the same list.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from edge.console.host import GateHost
-from edge.console.visitors import VisitorBook
+from edge.events import Event, EventType, Reason
 from edge.rules import Mode
 
 KINDS = ("child", "staff", "visitor")
@@ -62,51 +61,35 @@ class RollCallView:
 
 
 class RollCall:
-    def __init__(self, host: GateHost, visitors: VisitorBook) -> None:
+    def __init__(self, host: GateHost) -> None:
         self.host = host
-        self.visitors = visitors
 
-    def _events(self, where: str, limit: int) -> list[dict[str, Any]]:
-        with self.host.store.transaction() as db:
-            rows = db.execute(
-                f"SELECT body FROM events WHERE {where} ORDER BY seq DESC LIMIT ?", (limit,)
-            ).fetchall()
-        return [json.loads(r[0]) for r in rows]
-
-    def evacuation(self) -> dict[str, Any] | None:
+    def evacuation(self) -> Event | None:
         """The mode event that began the latest evacuation."""
-        modes = self._events("type = 'mode'", 50)
-        return next((e for e in modes if e.get("mode") == "evacuate"), None)
-
-    def _ticks(self, evacuation: str) -> dict[tuple[str, str], str]:
-        with self.host.store.transaction() as db:
-            rows = db.execute(
-                "SELECT kind, person, by FROM rollcall_ticks WHERE evacuation = ?", (evacuation,)
-            ).fetchall()
-        return {(r[0], r[1]): r[2] for r in rows}
+        modes = self.host.store.newest(50, type=EventType.MODE)
+        return next((e for e in modes if e.reason is Reason.EVACUATE), None)
 
     def view(self) -> RollCallView:
         start = self.evacuation()
-        evac_id = start["id"] if start else None
-        ticks = self._ticks(evac_id) if evac_id else {}
+        evac_id = start.id if start else None
+        ticks = self.host.store.rollcall.of(evac_id) if evac_id else {}
 
         def person(kind: str, pid: str, name: str) -> Person:
             return Person(kind, pid, name, ticks.get((kind, pid)))
 
+        visitors = self.host.gate.today.on_site()
         return RollCallView(
             evac_id,
-            start["ts"] if start else None,
+            start.ts.isoformat(timespec="milliseconds") if start else None,
             self.host.gate.mode is Mode.EVACUATE,
             self._classes(person),
             Group("rc_staff", [person("staff", s, n) for s, n in self._staff_today()]),
-            Group(
-                "rc_visitors", [person("visitor", v.id, v.name) for v in self.visitors.on_site()]
-            ),
+            Group("rc_visitors", [person("visitor", v.id, v.name or v.id) for v in visitors]),
         )
 
     def _classes(self, person: Any) -> list[Group]:
-        roster, today = self.host.gate.roster, self.host.gate.today
-        inside = today.dropped_off - today.collected
+        roster = self.host.gate.roster
+        inside = self.host.gate.today.inside()
         groups: list[Group] = []
         for cls in sorted(roster.classes.values(), key=lambda c: c.class_id):
             kids = sorted(
@@ -121,34 +104,22 @@ class RollCall:
         tz = self.host.cfg.site.tz
         today = self.host.clock.now().astimezone(tz).date()
         seen: dict[str, str] = {}
-        for event in self._events("type = 'access' AND reason = 'staff'", 2000):
-            if datetime.fromisoformat(event["ts"]).astimezone(tz).date() != today:
+        for event in self.host.store.newest(2000, type=EventType.ACCESS, reason=Reason.STAFF):
+            if event.local_day(tz) != today:
                 break
-            person = event.get("person") or {}
-            if person.get("id"):
-                seen.setdefault(person["id"], person.get("name") or person["id"])
+            if event.person is not None:
+                seen.setdefault(event.person.id, event.person.name or event.person.id)
         return sorted(seen.items(), key=lambda item: item[1])
 
     def tick(self, evacuation: str, kind: str, person: str, *, by: str, on: bool) -> bool:
         """Tick (or untick) a person; False when the evacuation is not the current one."""
         current = self.evacuation()
-        if current is None or current["id"] != evacuation or kind not in KINDS:
+        if current is None or current.id != evacuation or kind not in KINDS:
             return False
-        with self.host.store.transaction() as db:
-            if on:
-                db.execute(
-                    "INSERT OR IGNORE INTO rollcall_ticks VALUES (?, ?, ?, ?, ?)",
-                    (
-                        evacuation,
-                        kind,
-                        person,
-                        by,
-                        self.host.clock.now().isoformat(timespec="seconds"),
-                    ),
-                )
-            else:
-                db.execute(
-                    "DELETE FROM rollcall_ticks WHERE evacuation = ? AND kind = ? AND person = ?",
-                    (evacuation, kind, person),
-                )
+        ticks = self.host.store.rollcall
+        if on:
+            at = self.host.clock.now().isoformat(timespec="seconds")
+            ticks.tick(evacuation, kind, person, by=by, at=at)
+        else:
+            ticks.untick(evacuation, kind, person)
         return True

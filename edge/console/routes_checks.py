@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
@@ -22,10 +22,8 @@ from edge.console.web import back, console, page_session, render, signed_form, w
 router = APIRouter()
 
 
-def _clock(ts: str | None, tz: object) -> str:
-    if not ts:
-        return ""
-    return datetime.fromisoformat(ts).astimezone(tz).strftime("%m-%d %H:%M:%S")  # type: ignore[arg-type]
+def _clock(when: datetime | None, tz: tzinfo) -> str:
+    return when.astimezone(tz).strftime("%m-%d %H:%M:%S") if when else ""
 
 
 def _check_page(
@@ -50,7 +48,7 @@ def _check_page(
         values=values or {},
         errors=errors or {},
         last=last,
-        last_time=_clock(last["ts"], tz) if last else "",
+        last_time=_clock(last.ts, tz) if last else "",
     )
 
 

@@ -15,7 +15,14 @@ from fastapi.responses import Response, StreamingResponse
 from edge.console.auth import SESSION_COOKIE
 from edge.console.host import refusal
 from edge.console.i18n import Words
-from edge.console.live import ChildLine, EventView, children_of, describe, shown
+from edge.console.live import (
+    ChildLine,
+    EventView,
+    blocked_alarm,
+    children_of,
+    describe,
+    shown,
+)
 from edge.console.web import (
     back,
     console,
@@ -26,6 +33,7 @@ from edge.console.web import (
     signed_form,
     words,
 )
+from edge.events import Event, EventType, Reason
 from edge.guard import GuardAction
 
 log = logging.getLogger(__name__)
@@ -65,7 +73,7 @@ def pending_views(request: Request) -> list[PendingView]:
     return out
 
 
-def views(request: Request, events: list[dict[str, Any]]) -> list[EventView]:
+def views(request: Request, events: list[Event]) -> list[EventView]:
     host, t = console(request).host, words(request)
     return [describe(e, host.gate.roster, t, host.cfg.site.tz) for e in events]
 
@@ -133,19 +141,19 @@ async def _stream(request: Request) -> AsyncIterator[str]:
         con.live.disconnect(client)
 
 
-def _payload(con: Any, t: Words, event: dict[str, Any]) -> dict[str, Any]:
+def _payload(con: Any, t: Words, event: Event) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "id": event["id"],
-        "type": event["type"],
-        "reason": event["reason"],
-        "decision": event.get("decision"),
+        "id": event.id,
+        "type": str(event.type),
+        "reason": str(event.reason),
+        "decision": None if event.decision is None else str(event.decision),
     }
     if shown(event):
         view = describe(event, con.host.gate.roster, t, con.host.cfg.site.tz)
         out["html"] = con.templates.get_template("_event.html").render(e=view, t=t)
-    out["alarm"] = event["type"] == "alarm" and event["reason"] == "blocked_person"
-    out["pending"] = event["type"] == "access" or event["reason"] == "no_pending_approval"
-    out["mode"] = event.get("mode") if event["type"] == "mode" else None
+    out["alarm"] = blocked_alarm(event)
+    out["pending"] = event.type is EventType.ACCESS or event.reason is Reason.NO_PENDING_APPROVAL
+    out["mode"] = event.mode if event.type is EventType.MODE else None
     if out["mode"]:
         out["mode_words"] = t.of("mode", out["mode"])
     out["pending_count"] = len(con.host.gate.today.pending)
@@ -162,7 +170,9 @@ async def decide_pending(request: Request, verb: str) -> Response:
     events = con.host.guard(GuardAction(verb, by=session.user.name, credential=credential))
     why = refusal(events)
     if why:
-        con.flash.add(session, "error", t("not_done", why=t.of("reason", "no_pending_approval")))
+        con.flash.add(
+            session, "error", t("not_done", why=t.of("reason", Reason.NO_PENDING_APPROVAL))
+        )
     else:
         con.flash.add(session, "ok", t("approved" if verb == "approve" else "refused_done"))
     return back("/")
@@ -237,5 +247,5 @@ async def control_do(request: Request) -> Response:
     return back(safe_next(str(form.get("then") or "/control")))
 
 
-def _reason_code(events: list[dict[str, Any]]) -> str:
-    return next((e["reason"] for e in events if e["type"] == "system"), "refused")
+def _reason_code(events: list[Event]) -> str:
+    return next((e.reason for e in events if e.type is EventType.SYSTEM), Reason.REFUSED)

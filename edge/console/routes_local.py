@@ -18,6 +18,7 @@ from edge.console.forms import FormError
 from edge.console.host import refusal
 from edge.console.visitors import parse_visitor
 from edge.console.web import console
+from edge.events import Event, Reason
 from edge.guard import ACTIONS, GuardAction, GuardError
 
 router = APIRouter()
@@ -36,10 +37,8 @@ class LocalOnly:
         await self.app(scope, receive, send)
 
 
-def _answer(
-    ok: bool, events: list[dict[str, Any]], error: str | None = None, **extra: Any
-) -> Response:
-    body = {"ok": ok, "error": error, "events": events, **extra}
+def _answer(ok: bool, events: list[Event], error: str | None = None, **extra: Any) -> Response:
+    body = {"ok": ok, "error": error, "events": [e.to_json() for e in events], **extra}
     return JSONResponse(body, status_code=200 if ok else 409)
 
 
@@ -84,7 +83,7 @@ def _visitor_in(request: Request, data: dict[str, Any], by: str) -> Response:
     result = console(request).visitors.register(form, by=by)
     if result.visitor is None:
         why = "blocked person: do not let them in" if result.blocked else result.refused
-        return _answer(False, result.events, why or "refused")
+        return _answer(False, result.events, why or Reason.REFUSED)
     return _answer(True, result.events, visitor=result.visitor.id)
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from edge.console.forms import FormError
 from edge.console.visitors import DEFAULT_MINUTES, Visitor, parse_visitor
 from edge.console.web import back, console, page_session, render, signed_form, words
+from edge.events import Reason
 from edge.passes import render_pass_png
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ async def register(request: Request) -> Response:
         # The alarm is on the live view too; here the guard sees it where they typed.
         return _new_page(request, 409, values, blocked=True)
     if result.visitor is None:
-        return _new_page(request, 409, values, refused=result.refused or "refused")
+        return _new_page(request, 409, values, refused=result.refused or Reason.REFUSED)
     con.flash.add(session, "ok", t("v_in_done"))
     return back(f"/visitors/{result.visitor.id}/badge")
 
@@ -93,7 +94,7 @@ async def badge_code(request: Request, vid: str) -> Response:
     page_session(request)
     book = console(request).visitors
     visitor = book.get(vid)
-    if visitor is None or visitor.left_at is not None:
+    if visitor is None or not visitor.on_site:
         return Response(status_code=404)
     payload = book.badge_payload(visitor)
     png = await asyncio.to_thread(_png, payload, [visitor.id, f"until {_hhmm(visitor, 'due_at')}"])

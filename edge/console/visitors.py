@@ -1,14 +1,18 @@
 """Visitors: registered at the desk, badged with a one-time QR pass, signed out, kept a while.
 
 A registration is a guard's ``visitor_in`` action (so the blocked list is checked and the
-door opened by the gate's own rules) and a row in the ``visitors`` table, written in the
-same transaction. The ID number is kept only masked and as a keyed hash; the phone is kept
-to call a visitor who overstays and is shown masked in lists; ``kindergate purge``
-(edge/ops/retention.py) deletes signed-out rows older than ``retention.visitor_days``.
+door opened by the gate's own rules) and a row in the visitor register
+(``edge.store.visitors``), written in the same transaction. The register keeps the
+registration only: the ID number masked and as a keyed hash, the phone (to call a visitor
+who overstays; shown masked in lists), host, purpose and expected stay. Who is on site,
+when they left and whether an overstay was reported are the day's events
+(``edge.day.DayLog``), rebuilt after a restart like the rest of the day.
+``kindergate purge`` (edge/ops/retention.py) deletes register rows older than
+``retention.visitor_days``.
 
 The badge is a visitor pass (edge/passes.py) whose id is the visit's id, signed with the
 site key so the gate's readers accept it. A visitor on site who shows it at the gate is
-signed out, and the pass is then revoked: it serves this visit and no other.
+signed out; once the visit is over the gate refuses the pass as revoked.
 """
 
 from __future__ import annotations
@@ -26,17 +30,15 @@ from typing import Any
 from edge.config import Config
 from edge.console.forms import Fields, clean_id_number, clean_phone
 from edge.console.host import GateHost, later, refusal
-from edge.events import EventType, Person, Reason
+from edge.day import Visit
+from edge.events import Decision, Event, EventType, Person, Reason
 from edge.guard import GuardAction, id_hash, id_salt, mask_id, mask_phone
 from edge.passes import PassKind, PassRejected, issue_pass, verify_pass
+from edge.store.visitors import VisitRecord
 
 log = logging.getLogger(__name__)
 
 MIN_MINUTES, MAX_MINUTES, DEFAULT_MINUTES = 5, 12 * 60, 60
-_COLUMNS = (
-    "id, day, name, id_masked, phone, host, purpose, expected_minutes, arrived_at, due_at, "
-    "left_at, in_by, out_by, overstay_event"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,8 @@ def parse_visitor(data: Mapping[str, Any]) -> VisitorForm:
 
 @dataclass(frozen=True, slots=True)
 class Visitor:
+    """A visit: its registration, and what today's events say became of it."""
+
     id: str
     day: date
     name: str
@@ -80,48 +84,46 @@ class Visitor:
     minutes: int
     arrived_at: datetime
     due_at: datetime
-    left_at: datetime | None
     in_by: str
+    on_site: bool
+    left_at: datetime | None
     out_by: str | None
-    overstay_event: str | None
+    overstay_reported: bool
+
+    @classmethod
+    def of(cls, record: VisitRecord, visit: Visit | None) -> Visitor:
+        """``visit`` is the day's, None for a visit of another day (long over)."""
+        return cls(
+            id=record.id,
+            day=record.day,
+            name=record.name,
+            id_masked=record.id_masked,
+            phone=record.phone,
+            host=record.host,
+            purpose=record.purpose,
+            minutes=record.minutes,
+            arrived_at=record.arrived_at,
+            due_at=record.due_at,
+            in_by=record.in_by,
+            on_site=visit is not None and visit.on_site,
+            left_at=visit.left if visit else None,
+            out_by=visit.out_by if visit else None,
+            overstay_reported=visit is not None and visit.overstay_reported,
+        )
 
     @property
     def phone_masked(self) -> str:
         return mask_phone(self.phone) if self.phone else ""
 
     def overdue(self, now: datetime) -> bool:
-        return self.left_at is None and now >= self.due_at
-
-
-def _visitor(row: tuple[Any, ...]) -> Visitor:
-    def when(v: str | None) -> datetime | None:
-        return datetime.fromisoformat(v) if v else None
-
-    arrived, due = when(row[8]), when(row[9])
-    assert arrived is not None and due is not None
-    return Visitor(
-        id=row[0],
-        day=date.fromisoformat(row[1]),
-        name=row[2],
-        id_masked=row[3],
-        phone=row[4],
-        host=row[5],
-        purpose=row[6],
-        minutes=row[7],
-        arrived_at=arrived,
-        due_at=due,
-        left_at=when(row[10]),
-        in_by=row[11],
-        out_by=row[12],
-        overstay_event=row[13],
-    )
+        return self.on_site and now >= self.due_at
 
 
 @dataclass(frozen=True, slots=True)
 class Registration:
     visitor: Visitor | None  # None when the gate refused the visitor
     blocked: bool
-    events: list[dict[str, Any]]
+    events: list[Event]
     refused: str | None = None
 
 
@@ -144,26 +146,27 @@ def load_pass_key(cfg: Config, site_key: bytes | None) -> bytes:
 class VisitorBook:
     def __init__(self, host: GateHost) -> None:
         self.host = host
+        self.records = host.store.visitors
         self.key = load_pass_key(host.cfg, getattr(host, "site_key", None))
-        self._restore_gate()
         host.listeners.append(self.on_events)
 
     # --- queries ----------------------------------------------------------------------
 
-    def _rows(self, where: str, params: tuple[Any, ...] = ()) -> list[Visitor]:
-        with self.host.store.transaction() as db:
-            rows = db.execute(f"SELECT {_COLUMNS} FROM visitors {where}", params).fetchall()
-        return [_visitor(r) for r in rows]
+    def _visitor(self, record: VisitRecord) -> Visitor:
+        day = self.host.gate.today
+        return Visitor.of(record, day.visits.get(record.id) if record.day == day.day else None)
 
     def on_site(self) -> list[Visitor]:
-        return self._rows("WHERE left_at IS NULL ORDER BY arrived_at")
+        """Visitors on site now, as the day's events say, by arrival."""
+        visits = {v.id: v for v in self.host.gate.today.on_site()}
+        return [Visitor.of(r, visits[r.id]) for r in self.records.these(visits)]
 
     def today(self) -> list[Visitor]:
-        return self._rows("WHERE day = ? ORDER BY arrived_at", (self._today().isoformat(),))
+        return [self._visitor(r) for r in self.records.of_day(self._today())]
 
     def get(self, vid: str) -> Visitor | None:
-        found = self._rows("WHERE id = ?", (vid,))
-        return found[0] if found else None
+        record = self.records.get(vid)
+        return self._visitor(record) if record else None
 
     def overdue(self) -> list[Visitor]:
         now = self.host.clock.now()
@@ -176,10 +179,11 @@ class VisitorBook:
 
     def register(self, form: VisitorForm, *, by: str) -> Registration:
         now = self.host.clock.now()
-        with self.host.store.transaction() as db:
-            # One transaction: the visitor event and the row that lists the visitor on site
-            # are written together or not at all.
-            vid = self._next_id(now)
+        salt = id_salt(self.host.cfg.site.id, self.host.gate.pass_key)
+        with self.host.store.transaction():
+            # One transaction: the visitor event and the registration are written
+            # together or not at all.
+            vid = self.records.next_id(self._today())
             events = self.host.guard(
                 GuardAction(
                     "visitor_in",
@@ -193,63 +197,40 @@ class VisitorBook:
                     expected_minutes=form.minutes,
                 )
             )
-            admitted = any(e["type"] == "visitor" and e["reason"] == "visitor_in" for e in events)
+            admitted = any(
+                e.type is EventType.VISITOR and e.reason is Reason.VISITOR_IN for e in events
+            )
             if admitted:
-                due = now + timedelta(minutes=form.minutes)
-                db.execute(
-                    "INSERT INTO visitors (id, day, name, id_masked, id_hash, phone, host, "
-                    "purpose, expected_minutes, arrived_at, due_at, in_by) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        vid,
-                        self._today().isoformat(),
-                        form.name,
-                        mask_id(form.id_number),
-                        id_hash(
-                            form.id_number, id_salt(self.host.cfg.site.id, self.host.gate.pass_key)
-                        ),
-                        form.phone,
-                        form.host,
-                        form.purpose,
-                        form.minutes,
-                        now.isoformat(timespec="seconds"),
-                        due.isoformat(timespec="seconds"),
-                        by,
-                    ),
+                self.records.add(
+                    VisitRecord(
+                        id=vid,
+                        day=self._today(),
+                        name=form.name,
+                        id_masked=mask_id(form.id_number),
+                        id_hash=id_hash(form.id_number, salt),
+                        phone=form.phone,
+                        host=form.host,
+                        purpose=form.purpose,
+                        minutes=form.minutes,
+                        arrived_at=now,
+                        due_at=now + timedelta(minutes=form.minutes),
+                        in_by=by,
+                    )
                 )
-        blocked = any(e["reason"] == "blocked_person" for e in events)
+        blocked = any(e.reason is Reason.BLOCKED_PERSON for e in events)
         visitor = self.get(vid) if admitted else None
         return Registration(visitor, blocked, events, refusal(events))
 
-    def _next_id(self, now: datetime) -> str:
-        day = now.astimezone(self.host.cfg.site.tz).strftime("%Y%m%d")
-        stored = self.host.store.get_state("visitor_seq") or ""
-        last_day, _, last = stored.partition(":")
-        seq = int(last) + 1 if last_day == day and last.isdigit() else 1
-        self.host.store.set_state("visitor_seq", f"{day}:{seq}")
-        return f"V{day}-{seq:03d}"
+    def sign_out(self, vid: str, *, by: str) -> list[Event] | None:
+        """Sign a visitor on site out; None when no such visitor is on site.
 
-    def sign_out(self, vid: str, *, by: str) -> list[dict[str, Any]] | None:
-        """Sign a visitor on site out; None when no such visitor is on site."""
+        From the ``visitor_out`` event on, the visit is over for the day, so its badge
+        opens the gate no more.
+        """
         visitor = self.get(vid)
-        if visitor is None or visitor.left_at is not None:
+        if visitor is None or not visitor.on_site:
             return None
-        now = self.host.clock.now()
-        with self.host.store.transaction() as db:
-            events = self.host.guard(GuardAction("visitor_out", by=by, visitor_id=vid))
-            if refusal(events):
-                return events
-            out_event = events[-1]["id"] if events else None
-            db.execute(
-                "UPDATE visitors SET left_at = ?, out_by = ? WHERE id = ?",
-                (now.isoformat(timespec="seconds"), by, vid),
-            )
-            db.execute(
-                "INSERT OR IGNORE INTO used_passes VALUES (?, ?, ?)",
-                (vid, out_event, now.isoformat(timespec="seconds")),
-            )
-        self.host.gate.revoked_passes.add(vid)  # the badge opens the gate no more
-        return events
+        return self.host.guard(GuardAction("visitor_out", by=by, visitor_id=vid))
 
     # --- badges -------------------------------------------------------------------------
 
@@ -278,18 +259,16 @@ class VisitorBook:
             log.info("visitor badge refused: %s", err.reason)
             return None
         visitor = self.get(the_pass.id) if the_pass.kind is PassKind.VISITOR else None
-        return visitor if visitor is not None and visitor.left_at is None else None
+        return visitor if visitor is not None and visitor.on_site else None
 
-    def sign_out_badge(
-        self, payload: str, *, by: str
-    ) -> tuple[Visitor, list[dict[str, Any]]] | None:
+    def sign_out_badge(self, payload: str, *, by: str) -> tuple[Visitor, list[Event]] | None:
         visitor = self.visitor_of_badge(payload)
         if visitor is None:
             return None
         events = self.sign_out(visitor.id, by=by)
         return (visitor, events) if events is not None and not refusal(events) else None
 
-    def on_events(self, events: list[dict[str, Any]]) -> None:
+    def on_events(self, events: list[Event]) -> None:
         """A badge that let its visitor through the gate signs the visitor out.
 
         The gate grants a genuine visitor pass (reason ``visitor``); the visitor came in
@@ -297,25 +276,24 @@ class VisitorBook:
         the access event reaches every listener before the sign-out it causes.
         """
         for event in events:
-            person = event.get("person") or {}
             if (
-                event["type"] == "access"
-                and event.get("decision") == "granted"
-                and event["reason"] == "visitor"
-                and person.get("id")
+                event.type is EventType.ACCESS
+                and event.decision is Decision.GRANTED
+                and event.reason is Reason.VISITOR
+                and event.person is not None
             ):
-                later(partial(self.sign_out, str(person["id"]), by="badge"))
+                later(partial(self.sign_out, event.person.id, by="badge"))
 
-    # --- overstay, purge, restart -------------------------------------------------------
+    # --- overstay -----------------------------------------------------------------------
 
-    def sweep(self) -> list[dict[str, Any]]:
+    def sweep(self) -> list[Event]:
         """An overstay event for each visitor past their time, once each."""
         now = self.host.clock.now()
-        recorded: list[dict[str, Any]] = []
+        recorded: list[Event] = []
         for visitor in self.on_site():
-            if visitor.overstay_event or not visitor.overdue(now):
+            if visitor.overstay_reported or not visitor.overdue(now):
                 continue
-            draft = self.host.gate.draft(
+            draft = self.host.gate.draft(  # the day marks the overstay reported
                 EventType.VISITOR,
                 Reason.VISITOR_OVERSTAY,
                 person=Person(visitor.id, "visitor", visitor.name),
@@ -325,22 +303,5 @@ class VisitorBook:
                     "expected_minutes": visitor.minutes,
                 },
             )
-            with self.host.store.transaction() as db:
-                events = self.host.record([draft])
-                db.execute(
-                    "UPDATE visitors SET overstay_event = ? WHERE id = ?",
-                    (events[0]["id"], visitor.id),
-                )
-            recorded += events
+            recorded += self.host.record([draft])
         return recorded
-
-    def _restore_gate(self) -> None:
-        """After a restart: the desk's visitors on site, and today's used badges revoked."""
-        desk, gate = self.host.gate.desk, self.host.gate
-        for v in self.on_site():
-            desk.visitors.setdefault(
-                v.id, {"name": v.name, "id_number": v.id_masked, "host": v.host}
-            )
-        for v in self.today():
-            if v.left_at is not None:
-                gate.revoked_passes.add(v.id)

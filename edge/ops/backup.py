@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from edge.ops.verify import Report, open_readonly, verify_db
+from edge.ops.verify import Report, verify_store
+from edge.store import ReadOnlyStore
 
 PAGES_PER_STEP = 256  # the source is locked only while a step copies; the daemon waits less
 
@@ -48,27 +48,16 @@ def _create_private(path: Path) -> None:
 
 
 def _copy(source: Path, temp: Path) -> None:
-    src = open_readonly(source)
-    try:
-        dest = sqlite3.connect(str(temp))
-        try:
-            src.backup(dest, pages=PAGES_PER_STEP)
-            dest.execute("PRAGMA journal_mode=DELETE")
-        finally:
-            dest.close()
-    finally:
-        src.close()
+    with ReadOnlyStore(source) as src:
+        src.copy_to(temp, pages=PAGES_PER_STEP)
 
 
 def check_copy(path: Path) -> Report:
-    db = open_readonly(path)
-    try:
-        (result,) = db.execute("PRAGMA integrity_check").fetchone()
+    with ReadOnlyStore(path) as copy:
+        result = copy.integrity()
         if result != "ok":
             raise BackupError(f"{path}: integrity check failed: {result}")
-        return verify_db(db)
-    finally:
-        db.close()
+        return verify_store(copy)
 
 
 def _fsync(path: Path) -> None:

@@ -27,8 +27,9 @@ from edge.config import (
     WiegandReaderConfig,
     load_config,
 )
+from edge.events import Reason
 from edge.ops.timesync import ClockStatus, Sync
-from edge.ops.verify import open_readonly
+from edge.store import ReadOnlyStore
 
 MIN_FREE_BYTES = 200 * 1024 * 1024
 WARN_FREE_FRACTION = 0.10
@@ -250,21 +251,13 @@ def check_log(cfg: Config, now: datetime) -> list[Check]:
     """Unpublished events, and readers whose last report was `reader_down`."""
     if not cfg.store.path.is_file():
         return []
-    db = open_readonly(cfg.store.path)
-    try:
-        depth, oldest = db.execute(
-            "SELECT count(*), min(e.ts) FROM outbox o JOIN events e USING (seq)"
-        ).fetchone()
-        readers = db.execute(
-            "SELECT json_extract(body, '$.reader'), reason, ts FROM events WHERE type = 'system' "
-            "AND reason IN ('reader_down', 'reader_up') ORDER BY seq"
-        ).fetchall()
-    finally:
-        db.close()
+    with ReadOnlyStore(cfg.store.path) as store:
+        depth, oldest = store.outbox()
+        readers = store.reader_reports()
     out = [_outbox(depth, oldest, now)]
-    last: dict[str, tuple[str, str]] = {name: (reason, ts) for name, reason, ts in readers}
+    last = {name: (reason, ts) for name, reason, ts in readers if name is not None}
     for name, (reason, ts) in sorted(last.items()):
-        if reason == "reader_down":
+        if reason is Reason.READER_DOWN:
             out.append(fail("reader", f"reader {name} reported down at {ts}", "check it"))
     return out
 

@@ -17,15 +17,13 @@ is published) is the check for those; see docs/operations.md.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edge.events import GENESIS, chain_hash
-
-PURGE_REASON = "purge"
+from edge.store import ReadOnlyStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,21 +88,9 @@ class Declarations:
     redacted: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
 
-def open_readonly(path: str | Path) -> sqlite3.Connection:
-    if not Path(path).exists():
-        raise FileNotFoundError(f"no such store: {path}")
-    db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
-    db.execute("PRAGMA query_only=ON")
-    return db
-
-
-def declarations(db: sqlite3.Connection) -> Declarations:
+def declarations(store: ReadOnlyStore) -> Declarations:
     out = Declarations()
-    rows = db.execute(
-        "SELECT body FROM events WHERE type = 'system' AND reason = ? ORDER BY seq",
-        (PURGE_REASON,),
-    )
-    for (body,) in rows:
+    for body in store.purge_bodies():
         try:
             detail = json.loads(body).get("detail") or {}
         except (ValueError, AttributeError):
@@ -118,8 +104,10 @@ def declarations(db: sqlite3.Connection) -> Declarations:
     return out
 
 
-def _rows(db: sqlite3.Connection, problems: list[Problem]) -> Iterator[Row]:
-    for seq, id_, hash_, body in db.execute("SELECT seq, id, hash, body FROM events ORDER BY seq"):
+def _rows(store: ReadOnlyStore, problems: list[Problem]) -> Iterator[Row]:
+    # The JSON as stored, not ``Event``s: the chain is checked on exactly what was written,
+    # and an event this version could not read is still part of it.
+    for seq, id_, hash_, body in store.chain():
         try:
             parsed = json.loads(body)
             if not isinstance(parsed, dict):
@@ -193,11 +181,11 @@ def _link_problem(chain: list[Row], row: Row, after: Row | None) -> Problem | No
     )
 
 
-def verify_db(db: sqlite3.Connection) -> Report:
+def verify_store(store: ReadOnlyStore) -> Report:
     """Walk every event once, oldest first, keeping only a few rows in memory."""
     report = Report()
-    decl = declarations(db)
-    rows = _rows(db, report.problems)
+    decl = declarations(store)
+    rows = _rows(store, report.problems)
     chain: list[Row] = []  # the last two rows the chain runs through
     current = next(rows, None)
     while current is not None:
@@ -228,8 +216,5 @@ def _visit(
 
 
 def verify_path(path: str | Path) -> Report:
-    db = open_readonly(path)
-    try:
-        return verify_db(db)
-    finally:
-        db.close()
+    with ReadOnlyStore(path) as store:
+        return verify_store(store)

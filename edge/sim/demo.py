@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from edge.config import Config
+from edge.events import COLLECTING, DOOR_ALARMS, Event, EventType, Reason
 from edge.roster import Roster
 from edge.sim.simulate import Simulation, Step
 
@@ -175,8 +176,8 @@ def _plus(t: time, seconds: int) -> time:
     return moved.time()
 
 
-def run_demo(cfg: Config, roster: Roster) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
+def run_demo(cfg: Config, roster: Roster) -> list[Event]:
+    events: list[Event] = []
     plan = DayPlan(roster, cfg.gate.channel)
     steps = plan.build()
     tz = cfg.site.tz
@@ -191,29 +192,30 @@ def run_demo(cfg: Config, roster: Roster) -> list[dict[str, Any]]:
     return events
 
 
-def summary(events: list[dict[str, Any]], roster: Roster) -> dict[str, Any]:
+def summary(events: list[Event], roster: Roster) -> dict[str, Any]:
     dropped: set[str] = set()
     collected: set[str] = set()
     for e in events:
-        if e["type"] == "access" and e.get("decision") == "granted":
-            if e["reason"] == "dropoff":
-                dropped.update(e["children"])
-            elif e["reason"] in ("pickup", "delegate"):
-                collected.update(e["children"])
+        if e.type is EventType.ACCESS and e.granted:
+            if e.reason is Reason.DROPOFF:
+                dropped.update(e.children)
+            elif e.reason in COLLECTING:
+                collected.update(e.children)
     per_class = {}
     for cid, window in roster.classes.items():
         kids = {c.child_id for c in roster.children_of_class(cid)}
         per_class[window.name] = (len(kids & dropped & collected), len(kids & dropped))
     alarms = Counter(
-        e["reason"]
+        str(e.reason)
         for e in events
-        if e["type"] == "alarm"
-        or (e["type"] == "door" and e["reason"] in ("forced_open", "held_open"))
+        if e.type is EventType.ALARM or (e.type is EventType.DOOR and e.reason in DOOR_ALARMS)
     )
     return {
         "per_class": per_class,
         "still_inside": sorted(dropped - collected),
-        "late": [c for e in events if e["type"] == "late_pickup" for c in e["children"]],
+        "late": [c for e in events if e.type is EventType.LATE_PICKUP for c in e.children],
         "alarms": dict(alarms),
-        "decisions": dict(Counter(e.get("decision") for e in events if e["type"] == "access")),
+        "decisions": dict(
+            Counter(str(e.decision) for e in events if e.type is EventType.ACCESS and e.decision)
+        ),
     }

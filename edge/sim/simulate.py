@@ -19,6 +19,7 @@ from drivers.base import Input, InputChange, Read
 from drivers.raw import decode_raw
 from edge.clock import VirtualClock
 from edge.config import Config, ConfigError, GateConfig, config_from_dict, merge
+from edge.events import Draft, Event
 from edge.gate import Gate
 from edge.guard import GuardAction, GuardError
 from edge.roster import Roster, RosterError
@@ -164,7 +165,7 @@ class Simulation:
     """A gate on simulated pins, a virtual clock and an in-memory store."""
 
     def __init__(
-        self, cfg: Config, roster: Roster, start: datetime, emit: Callable[[dict[str, Any]], None]
+        self, cfg: Config, roster: Roster, start: datetime, emit: Callable[[Event], None]
     ) -> None:
         from drivers.gpio import SimulatedGate
 
@@ -178,7 +179,7 @@ class Simulation:
         self.gate = Gate(cfg, roster, self.io, self.clock)
         self.default_reader = cfg.reader[0].name if cfg.reader else "entrance"
 
-    def record(self, drafts: list[Any]) -> None:
+    def record(self, drafts: list[Draft]) -> None:
         for event in self.store.record(drafts):
             self.emit(event)
 
@@ -228,7 +229,7 @@ class Simulation:
 
 
 def run_scenario(
-    path: Path, emit: Callable[[dict[str, Any]], None], *, until_end_of_day: bool = True
+    path: Path, emit: Callable[[Event], None], *, until_end_of_day: bool = True
 ) -> Simulation:
     scenario, cfg, roster = load_scenario(path)
     tz = cfg.site.tz

@@ -6,6 +6,7 @@ import os
 import sys
 from typing import Any, TextIO
 
+from edge.events import DOOR_PASSAGE, Event, EventType, Reason
 from edge.roster import Roster
 
 COLOURS = {
@@ -17,7 +18,6 @@ COLOURS = {
     "bold": "1",
 }
 MARKS = {"granted": "✔", "denied": "✘", "needs_approval": "?"}
-QUIET_DOOR = {"opened", "closed"}  # an ordinary passage; the access event says it all
 
 
 class Painter:
@@ -28,42 +28,41 @@ class Painter:
         return f"\033[{COLOURS[colour]}m{text}\033[0m" if self.on else text
 
 
-def describe(event: dict[str, Any], roster: Roster) -> tuple[str, str, str] | None:
+def describe(event: Event, roster: Roster) -> tuple[str, str, str] | None:
     """(mark-colour, headline, who) for one event, or None for one not worth a line."""
-    kind, reason = event["type"], event["reason"]
-    person = event.get("person") or {}
-    who = f"{person.get('name') or person.get('id')} ({person.get('kind')})" if person else ""
-    kids = _children(event.get("children", []), roster)
-    if kind == "access":
-        decision = event.get("decision", "")
-        extra = f" approved by {event['approved_by']}" if event.get("approved_by") else ""
+    kind, reason = event.type, str(event.reason)
+    person = event.person
+    who = f"{person.name or person.id} ({person.kind})" if person else ""
+    kids = _children(event.children, roster)
+    if kind is EventType.ACCESS:
+        decision = str(event.decision or "")
+        extra = f" approved by {event.approved_by}" if event.approved_by else ""
         return (
             decision,
             f"{MARKS.get(decision, ' ')} {decision:<14} {reason:<18}",
             f"{who}{' → ' + kids if kids else ''}{extra}",
         )
-    if kind == "door":
-        if reason in QUIET_DOOR:
-            return None
+    if kind is EventType.DOOR:
+        if event.reason in DOOR_PASSAGE:
+            return None  # an ordinary passage; the access event says it all
         return "alarm", f"! door           {reason:<18}", ""
-    if kind == "late_pickup":
-        return "alarm", f"! late pickup    {event['detail']['class_id']:<18}", kids
-    if kind == "alarm":
+    if kind is EventType.LATE_PICKUP:
+        return "alarm", f"! late pickup    {event.detail.get('class_id', '?'):<18}", kids
+    if kind is EventType.ALARM:
         return "alarm", f"! alarm          {reason:<18}", f"{who}{' → ' + kids if kids else ''}"
-    if kind in ("mode", "override"):
-        return "bold", f"» {kind:<14} {reason:<18}", f"by {event.get('by', '?')}"
-    if kind == "visitor":
+    if kind in (EventType.MODE, EventType.OVERRIDE):
+        return "bold", f"» {kind:<14} {reason:<18}", f"by {event.by or '?'}"
+    if kind is EventType.VISITOR:
+        host = event.detail.get("host", "?")
         return (
             "bold",
             f"» visitor        {reason:<18}",
-            f"{who}, host {event.get('detail', {}).get('host', '?')}"
-            if reason == "visitor_in"
-            else who,
+            f"{who}, host {host}" if event.reason is Reason.VISITOR_IN else who,
         )
-    return "dim", f"· {kind:<14} {reason:<18}", str(event.get("detail", ""))
+    return "dim", f"· {kind:<14} {reason:<18}", str(dict(event.detail) or "")
 
 
-def _children(ids: list[str], roster: Roster) -> str:
+def _children(ids: tuple[str, ...], roster: Roster) -> str:
     names = []
     for cid in ids:
         child = roster.children.get(cid)
@@ -73,33 +72,39 @@ def _children(ids: list[str], roster: Roster) -> str:
 
 
 def print_timeline(
-    events: list[dict[str, Any]],
+    events: list[Event],
     roster: Roster,
     *,
     stream: TextIO = sys.stdout,
     morning_until: str = "09:00",
 ) -> None:
     paint = Painter(stream)
-    morning = [e for e in events if e["ts"][11:16] < morning_until and e["type"] == "access"]
+    morning = [e for e in events if _hhmm(e) < morning_until and e.type is EventType.ACCESS]
     if morning:
         counts: dict[str, int] = {}
         for e in morning:
-            counts[e["reason"]] = counts.get(e["reason"], 0) + 1
-        kids = {c for e in morning if e["reason"] == "dropoff" for c in e["children"]}
-        first, last = morning[0]["ts"][11:16], morning[-1]["ts"][11:16]
+            counts[str(e.reason)] = counts.get(str(e.reason), 0) + 1
+        kids = {c for e in morning if e.reason is Reason.DROPOFF for c in e.children}
+        first, last = _hhmm(morning[0]), _hhmm(morning[-1])
         text = ", ".join(f"{n} {r}" for r, n in sorted(counts.items()))
         print(
             paint(f"{first}–{last}  morning: {len(kids)} children dropped off ({text})", "bold"),
             file=stream,
         )
     for event in events:
-        if event["ts"][11:16] < morning_until and event["type"] == "access":
+        if _hhmm(event) < morning_until and event.type is EventType.ACCESS:
             continue
         described = describe(event, roster)
         if described is None:
             continue
         colour, headline, who = described
-        print(f"{event['ts'][11:19]}  {paint(headline, colour)} {who}".rstrip(), file=stream)
+        clock = event.ts.strftime("%H:%M:%S")
+        print(f"{clock}  {paint(headline, colour)} {who}".rstrip(), file=stream)
+
+
+def _hhmm(event: Event) -> str:
+    """The event's local time as it was written (the gate's clock is in the site's zone)."""
+    return event.ts.strftime("%H:%M")
 
 
 def print_summary(facts: dict[str, Any], roster: Roster, *, stream: TextIO = sys.stdout) -> None:

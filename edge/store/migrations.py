@@ -139,6 +139,20 @@ def m105_revoked_passes(db: sqlite3.Connection) -> None:
     )
 
 
+def m106_drop_used_passes(db: sqlite3.Connection) -> None:
+    # Written at a visitor's sign-out, never read: today's events say which passes were
+    # used (edge/day.py), and a pass is valid on one date only.
+    db.execute("DROP TABLE used_passes")
+
+
+def m107_visitors_register_only(db: sqlite3.Connection) -> None:
+    # Who is on site, when they left and whether an overstay was reported are the day's
+    # events (edge/day.py); the register keeps the registration only.
+    db.execute("DROP INDEX visitors_left")
+    for column in ("left_at", "out_by", "overstay_event"):
+        db.execute(f"ALTER TABLE visitors DROP COLUMN {column}")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_events_outbox", m001_events_outbox),
     ("002_state", m002_state),
@@ -150,6 +164,8 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("103_repairs", m103_repairs),
     ("104_rollcall", m104_rollcall),
     ("105_revoked_passes", m105_revoked_passes),
+    ("106_drop_used_passes", m106_drop_used_passes),
+    ("107_visitors_register_only", m107_visitors_register_only),
 ]
 
 
