@@ -36,7 +36,12 @@ class LogRetention:
                 "LEFT JOIN outbox o USING (seq) WHERE e.body LIKE ? ORDER BY e.seq",
                 (_VISITOR_LIKE,),
             ).fetchall()
-        return [(seq, e, bool(q)) for seq, body, q in rows if (e := read_event(seq, body))]
+        out = []
+        for seq, body, queued in rows:
+            event = read_event(seq, body)
+            if event is not None:
+                out.append((seq, event, bool(queued)))
+        return out
 
     def rewrite(self, seq: int, body: dict[str, Any]) -> None:
         """Replace a stored event's JSON (its hash column stays as it was written)."""
