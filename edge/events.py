@@ -187,8 +187,12 @@ def event_id(ts: datetime, site: str, gate: str, seq: int) -> str:
     return _b32(millis, 10) + _b32(tail, 16)
 
 
+# One encoder for every hash (``json.dumps`` with options builds a new one per call).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical(obj: dict[str, Any]) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(obj).encode()
 
 
 def chain_hash(prev_hash: str, body: dict[str, Any]) -> str:
@@ -235,10 +239,10 @@ def _enum(kind: type[enum.StrEnum], obj: Mapping[str, Any], key: str) -> Any:
     value = obj.get(key)
     if type(value) is not str:
         raise EventError(f"{key}: missing or not a string")
-    try:
-        return kind(value)
-    except ValueError:
-        raise EventError(f"{key}: unknown value {str(value)[:64]!r}") from None
+    member = kind._value2member_map_.get(value)  # kind(value), without its cost per event
+    if member is None:
+        raise EventError(f"{key}: unknown value {value[:64]!r}")
+    return member
 
 
 def _person(value: Any) -> Person | None:
@@ -246,11 +250,14 @@ def _person(value: Any) -> Person | None:
         return None
     if not isinstance(value, dict):
         raise EventError("person: not an object")
-    return Person(
-        _text(value, "id"),
-        _text(value, "kind", limit=32),
-        _text(value, "name", limit=500, required=False),
-    )
+    try:
+        return Person(
+            _text(value, "id"),
+            _text(value, "kind", limit=32),
+            _text(value, "name", limit=500, required=False),
+        )
+    except EventError as err:
+        raise EventError(f"person.{err}") from None
 
 
 def _children(value: Any) -> tuple[str, ...]:
@@ -364,7 +371,8 @@ COLLECTING = frozenset({Reason.PICKUP, Reason.DELEGATE})  # granted: the childre
 GUARD_REFUSALS = frozenset({Reason.REFUSED, Reason.NO_PENDING_APPROVAL, Reason.FIRE_ALARM_ACTIVE})
 NOT_GENUINE = frozenset({Reason.UNKNOWN_CREDENTIAL, Reason.BAD_SIGNATURE})  # count to a lockout
 DOOR_PASSAGE = frozenset({Reason.OPENED, Reason.CLOSED})  # an ordinary passage
-DOOR_ALARMS = frozenset({Reason.FORCED_OPEN, Reason.HELD_OPEN})  # snapshot, demo summary
+DOOR_ALARMS = frozenset({Reason.FORCED_OPEN, Reason.HELD_OPEN})  # snapshot, demo summary, reports
+ALARM_MODES = frozenset({Reason.LOCKDOWN, Reason.EVACUATE})  # mode events that are alarms
 DOOR_FAULTS = DOOR_ALARMS | {Reason.LOCK_NOT_ENGAGED}  # door events a guard must see
 READER_HEALTH = frozenset({Reason.READER_DOWN, Reason.READER_UP})
 # How the console colours an event: an alarm, or a warning (shown like a denial).
