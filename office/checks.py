@@ -74,6 +74,11 @@ def missing_ranges(seqs: Sequence[int], start: int) -> list[tuple[int, int]]:
     return out
 
 
+def gaps(store: CollectorStore, site: str, gate: str) -> list[tuple[int, int]]:
+    """Every seq range of a gate not stored (a gate numbers its events from 1)."""
+    return missing_ranges(store.seqs(site, gate), 1)
+
+
 def gap_finding(site: str, gate: str, lo: int, hi: int) -> Finding:
     detail = {"from": lo, "to": hi, "missing": hi - lo + 1}
     return Finding(f"gap:{site}/{gate}:{lo}-{hi}", "gap", site, gate, detail)

@@ -2,7 +2,7 @@
 
 SQL reaches them written with ``?`` placeholders; the PostgreSQL class rewrites them to
 ``%s``. Everything else (``ON CONFLICT``, ``excluded.``, window functions) is SQL both
-engines speak, so the statements themselves live once, in ``collector_store``.
+engines speak, so the statements themselves live once, in ``office.store``.
 """
 
 from __future__ import annotations

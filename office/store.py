@@ -1,6 +1,6 @@
 """The office database: SQLite by default, PostgreSQL when the config gives a URL.
 
-One schema and one set of SQL statements for both engines (see ``collector_db`` for the
+One schema and one set of SQL statements for both engines (see ``office.db`` for the
 two small connection classes). Every write is idempotent: an event id already stored and
 a finding key already recorded are skipped, so a redelivered message changes nothing.
 """
@@ -225,16 +225,14 @@ class CollectorStore:
             (site, gate, lo, hi),
         )
 
-    def gaps(self, site: str, gate: str) -> list[tuple[int, int]]:
-        """Every seq range of a gate not stored (a gate numbers its events from 1)."""
-        from office.checks import missing_ranges
-
+    def seqs(self, site: str, gate: str) -> list[int]:
+        """Every seq stored for a gate, ascending, each once."""
         rows = self.db.query(
             "SELECT DISTINCT seq FROM events WHERE site = ? AND gate = ? AND seq IS NOT NULL"
             " ORDER BY seq",
             (site, gate),
         )
-        return missing_ranges([int(r[0]) for r in rows], 1)
+        return [int(r[0]) for r in rows]
 
     def open_findings(self, kind: str, site: str, gate: str) -> list[tuple[str, dict[str, Any]]]:
         rows = self.db.query(

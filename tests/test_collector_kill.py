@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from office.checks import gaps
 from office.store import open_store
 from tests.collector_support import Publisher, gate_events, write_config
 from tests.conftest import REPO, Broker, wait_for
@@ -63,7 +64,7 @@ def test_sigkill_mid_batch_then_restart_stores_every_event_once(
         sender.join()
         wait_for(lambda: store.count_events() == 4000, 60, "every event after the restarts")
         assert store.event_ids() == sorted(e["id"] for e in events)
-        assert store.gaps("sunflower", "main") == []
+        assert gaps(store, "sunflower", "main") == []
         proc.terminate()
         assert proc.wait(30) == 0, log.read_text()[-2000:]
     finally:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from edge.events import dumps
+from office.checks import gaps
 from office.ingest import Ingestor, Message, chain_findings, parse_topic, seq_runs
 from office.store import CollectorStore, open_store
 from tests.collector_support import gate_events, topic_of
@@ -180,18 +181,18 @@ def test_a_gap_is_recorded_when_it_lasts_and_resolved_when_filled(
     assert ingestor.check() == []  # maybe still in flight
     found = ingestor.check()
     assert [(f.kind, f.detail) for f in found] == [("gap", {"from": 5, "to": 6, "missing": 2})]
-    assert store.gaps("sunflower", "main") == [(5, 6)]
+    assert gaps(store, "sunflower", "main") == [(5, 6)]
     assert store.findings("gap")[0]["resolved_at"] is None
     ingestor.write(messages(events[4:6]))
     ingestor.check()
-    assert store.gaps("sunflower", "main") == []
+    assert gaps(store, "sunflower", "main") == []
     assert store.findings("gap")[0]["resolved_at"] is not None
     assert store.gate_rows()[0].checked_seq == 10
 
 
 def test_missing_first_events_count_as_a_gap(ingestor: Ingestor, store: CollectorStore) -> None:
     ingestor.write(messages(gate_events(5)[3:]))
-    assert store.gaps("sunflower", "main") == [(1, 3)]
+    assert gaps(store, "sunflower", "main") == [(1, 3)]
     ingestor.check()
     assert [f.detail["to"] for f in ingestor.check()] == [3]
 
