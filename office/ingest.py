@@ -14,9 +14,9 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from edge.events import chain_hash
+from edge.events import Event, EventError, chain_hash
 from office.checks import Checker, chain_findings, seq_runs
 from office.store import (
     CollectorStore,
@@ -29,6 +29,8 @@ from office.store import (
 log = logging.getLogger(__name__)
 
 MAX_EXCERPT = 300  # characters of a bad payload kept for the office to look at
+MAX_PAYLOAD = 64 * 1024  # bytes; a gate's largest event is a few kilobytes
+MAX_TOPICS = 4096  # parsed topic names remembered
 GateKey = tuple[str, str]
 
 
@@ -62,37 +64,21 @@ def parse_topic(prefix: str, topic: str) -> Topic | None:
     return None
 
 
-class BadEvent(ValueError):
-    """A payload that cannot be stored as an event."""
+def decode_event(payload: bytes) -> tuple[Event, str]:
+    """The event in a payload and the payload as text, or ``EventError`` saying why not.
 
-
-def _text(event: dict[str, Any], key: str, limit: int = 200) -> str:
-    value = event.get(key)
-    if type(value) is not str or not 0 < len(value) <= limit:
-        raise BadEvent(f"{key}: missing or not a short string")
-    return value
-
-
-def decode_event(payload: bytes) -> tuple[dict[str, Any], int]:
-    """The event and its time in Unix milliseconds (as stored for ordering), or BadEvent."""
+    ``Event.loads`` checks the shape and every field. The collector adds a bound on the
+    whole payload (a forged message must not fill the office database) and wants UTF-8
+    itself, as JSON is exchanged (``json.loads`` would also take UTF-16 and UTF-32 bytes),
+    because the text is what it stores.
+    """
+    if len(payload) > MAX_PAYLOAD:
+        raise EventError(f"payload: {len(payload)} bytes, more than {MAX_PAYLOAD}")
     try:
-        event = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise BadEvent(f"not JSON: {err}") from None
-    if type(event) is not dict:
-        raise BadEvent("not a JSON object")
-    for key in ("id", "site", "gate", "type"):
-        _text(event, key)
-    seq = event.get("seq")
-    if seq is not None and (type(seq) is not int or seq < 1):
-        raise BadEvent("seq: not a positive integer")
-    try:
-        ts = datetime.fromisoformat(_text(event, "ts", 64))
-    except ValueError:
-        raise BadEvent("ts: not an ISO 8601 time") from None
-    if ts.tzinfo is None:
-        raise BadEvent("ts: no UTC offset")
-    return event, epoch_ms(ts)
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise EventError(f"not JSON: not UTF-8 ({err.reason} at byte {err.start})") from None
+    return Event.loads(text), text
 
 
 def excerpt(payload: bytes) -> str:
@@ -110,11 +96,11 @@ def malformed(message: Message, why: str, topic: Topic | None = None) -> Finding
     )
 
 
-def event_findings(event: dict[str, Any], topic: Topic) -> list[Finding]:
+def event_findings(event: Event, topic: Topic) -> list[Finding]:
     """What is wrong with an event that is still worth storing."""
     out: list[Finding] = []
-    eid, site, gate = event["id"], event["site"], event["gate"]
-    if (site, gate, event["type"]) != (topic.site, topic.gate, topic.event_type):
+    eid, site, gate = event.id, event.site, event.gate
+    if (site, gate, str(event.type)) != (topic.site, topic.gate, topic.event_type):
         out.append(
             Finding(
                 f"topic:{eid}",
@@ -125,33 +111,27 @@ def event_findings(event: dict[str, Any], topic: Topic) -> list[Finding]:
                 eid,
             )
         )
-    stated, prev = event.get("hash"), event.get("prev_hash")
-    if not isinstance(stated, str) or not isinstance(prev, str):
-        out.append(Finding(f"hash:{eid}", "no_hash", site, gate, {"seq": event.get("seq")}, eid))
-    elif chain_hash(prev, event) != stated:
-        out.append(
-            Finding(f"hash:{eid}", "hash_mismatch", site, gate, {"seq": event.get("seq")}, eid)
-        )
+    if event.hash is None or event.prev_hash is None:
+        out.append(Finding(f"hash:{eid}", "no_hash", site, gate, {"seq": event.seq}, eid))
+    elif chain_hash(event.prev_hash, event.raw) != event.hash:
+        out.append(Finding(f"hash:{eid}", "hash_mismatch", site, gate, {"seq": event.seq}, eid))
     return out
 
 
-def _str_or_none(value: Any) -> str | None:
-    return value if type(value) is str else None
-
-
-def event_row(event: dict[str, Any], ts_ms: int, body: bytes, received: str) -> Row:
+def event_row(event: Event, body: str, received: str) -> Row:
+    """The row in ``INSERT_EVENT``'s column order; ``ts`` is kept as the gate wrote it."""
     return (
-        event["id"],
-        event["site"],
-        event["gate"],
-        event.get("seq"),
-        event["ts"],
-        ts_ms,
-        event["type"],
-        _str_or_none(event.get("reason")),
-        _str_or_none(event.get("hash")),
-        _str_or_none(event.get("prev_hash")),
-        body.decode("utf-8"),
+        event.id,
+        event.site,
+        event.gate,
+        event.seq,
+        event.raw["ts"],
+        epoch_ms(event.ts),
+        str(event.type),
+        str(event.reason),
+        event.hash,
+        event.prev_hash,
+        body,
         received,
     )
 
@@ -166,12 +146,14 @@ class Batch:
     seqs: dict[GateKey, set[int]] = field(default_factory=dict)
     status: list[tuple[str, str, str, str]] = field(default_factory=list)
 
-    def add_event(self, event: dict[str, Any], ts_ms: int, body: bytes, received: str) -> None:
-        key = (event["site"], event["gate"])
-        self.rows.append(event_row(event, ts_ms, body, received))
+    def add_event(self, event: Event, body: str, received: str) -> None:
+        key = (event.site, event.gate)
+        row = event_row(event, body, received)
+        self.rows.append(row)
+        ts_ms = row[5]
         if ts_ms > self.last_ts.get(key, -1):
             self.last_ts[key] = ts_ms
-        seq = event.get("seq")
+        seq = event.seq
         if seq is not None:
             self.seqs.setdefault(key, set()).add(seq)
 
@@ -205,6 +187,7 @@ class Ingestor:
         self.offline_after = offline_after
         self.clock = clock
         self.checker = Checker(store, offline_after=offline_after, clock=clock)
+        self._topics: dict[str, Topic | None] = {}  # a few per gate, parsed once each
 
     def build(self, messages: Sequence[Message], received: str) -> Batch:
         batch = Batch()
@@ -213,7 +196,7 @@ class Ingestor:
         return batch
 
     def _add(self, batch: Batch, message: Message, received: str) -> None:
-        topic = parse_topic(self.prefix, message.topic)
+        topic = self._topic(message.topic)
         if topic is None:
             batch.findings.append(malformed(message, "unexpected topic"))
             return
@@ -233,13 +216,22 @@ class Ingestor:
             batch.status.append((topic.site, topic.gate, "state", text))
             return
         try:
-            event, ts_ms = decode_event(message.payload)
-        except BadEvent as err:
+            event, body = decode_event(message.payload)
+        except EventError as err:
             log.warning("malformed event on %s: %s", message.topic, err)
             batch.findings.append(malformed(message, str(err), topic))
             return
         batch.findings.extend(event_findings(event, topic))
-        batch.add_event(event, ts_ms, message.payload, received)
+        batch.add_event(event, body, received)
+
+    def _topic(self, name: str) -> Topic | None:
+        try:
+            return self._topics[name]
+        except KeyError:
+            if len(self._topics) >= MAX_TOPICS:  # forged topic names must not pile up
+                self._topics.clear()
+            topic = self._topics[name] = parse_topic(self.prefix, name)
+            return topic
 
     def write(self, messages: Sequence[Message]) -> Batch:
         """Store a batch in one transaction; return what was written.

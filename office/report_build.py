@@ -1,6 +1,8 @@
 """The gates and day reports, building any report from the store, and rendering.
 
-``kindergate report KIND`` and the office page both come through ``build_report``.
+``kindergate report KIND`` and the office page both come through ``build_report``. A
+stored row that is not an event is left out of every report and named in its ``notes``:
+one bad row never takes a report (or the page) down.
 """
 
 from __future__ import annotations
@@ -9,15 +11,15 @@ import csv
 import io
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
+from edge.events import Decision, Event, EventType
 from office.reports import (
-    Event,
     Report,
     RosterInfo,
     alarms,
-    at,
     clock,
     day_bounds,
     late,
@@ -44,8 +46,8 @@ def gates(
 ) -> Report:
     checks: dict[tuple[str, str], Event] = {}
     for e in of_day(events, day, tz):
-        if e.get("type") == "check":
-            checks[(e["site"], e["gate"])] = e  # the day's last check counts
+        if e.type is EventType.CHECK:
+            checks[(e.site, e.gate)] = e  # the day's last check counts
     out = [
         gate_row(g, checks.get((g.site, g.gate)), tz, now, offline_after, open_findings)
         for g in rows
@@ -88,8 +90,8 @@ def gate_row(
     if check is None:
         checked = "missing"
     else:
-        ok = (check.get("detail") or {}).get("ok", True)
-        checked = f"done {clock(at(check), tz)}" + ("" if ok else " (failures)")
+        failed = check.detail.get("ok") is False
+        checked = f"done {clock(check.ts, tz)}" + (" (failures)" if failed else "")
     mine = [f for f in findings if (f.get("site"), f.get("gate")) == (g.site, g.gate)]
     return {
         "site": g.site,
@@ -108,13 +110,18 @@ def gate_row(
 # --- the day on one page --------------------------------------------------------------------
 
 
-def day_summary(parts: dict[str, Report], events: Sequence[Event], day: date, tz: tzinfo) -> Report:
+def day_summary(
+    parts: dict[str, Report], events: Sequence[Event], day: date, tz: tzinfo, unreadable: int = 0
+) -> Report:
     todays = of_day(events, day, tz)
     denied: dict[str, int] = {}
     for e in todays:
-        if e.get("type") == "access" and e.get("decision") == "denied":
-            denied[e.get("reason", "")] = denied.get(e.get("reason", ""), 0) + 1
-    rows: list[dict[str, Any]] = [{"section": "events", "figure": "total", "value": len(todays)}]
+        if e.type is EventType.ACCESS and e.decision is Decision.DENIED:
+            denied[str(e.reason)] = denied.get(str(e.reason), 0) + 1
+    rows: list[dict[str, Any]] = [
+        {"section": "events", "figure": "total", "value": len(todays)},
+        {"section": "events", "figure": "unreadable", "value": unreadable},
+    ]
     for name, part in parts.items():
         rows += [{"section": name, "figure": k, "value": v} for k, v in part.summary.items()]
     rows += [{"section": "denied", "figure": k, "value": v} for k, v in sorted(denied.items())]
@@ -138,7 +145,9 @@ def build_report(
 ) -> Report:
     now = now or datetime.now(UTC)
     start, end = day_bounds(day, tz)
-    events = list(store.events(start, end))
+    stored = store.read_events(start, end)
+    events = stored.events
+    notes = tuple(u.note() for u in stored.unreadable)
     open_findings = [f for f in store.findings() if f["resolved_at"] is None]
     makers: dict[str, Callable[[], Report]] = {
         "pickups": lambda: pickups(events, day, tz, roster),
@@ -156,10 +165,13 @@ def build_report(
         ),
     }
     if kind == "day":
-        return day_summary({k: make() for k, make in makers.items()}, events, day, tz)
-    if kind not in makers:
+        parts = {k: make() for k, make in makers.items()}
+        result = day_summary(parts, events, day, tz, len(stored.unreadable))
+    elif kind in makers:
+        result = makers[kind]()
+    else:
         raise ValueError(f"unknown report {kind!r}; one of {', '.join([*makers, 'day'])}")
-    return makers[kind]()
+    return replace(result, notes=notes)
 
 
 # --- output -----------------------------------------------------------------------------------
@@ -173,6 +185,7 @@ def render(report: Report, fmt: str = "table") -> str:
             "columns": list(report.columns),
             "rows": report.rows,
             "summary": report.summary,
+            "notes": list(report.notes),
         }
         return json.dumps(body, ensure_ascii=False, indent=2)
     if fmt == "csv":
@@ -200,4 +213,6 @@ def table(report: Report) -> str:
         lines.append("(none)")
     if report.summary and report.kind != "day":
         lines += ["", ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in report.summary.items())]
+    if report.notes:
+        lines += ["", *(f"note: {n}" for n in report.notes)]
     return "\n".join(lines) + "\n"

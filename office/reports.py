@@ -1,9 +1,12 @@
 """The office's reports for one local day: pure functions of the day's events.
 
-Each report takes the events (any order), the date and the site's time zone, plus what
-the events cannot say: the roster (children's names and classes, guardians' names and
-phones, masked here) and, for the live ones, the time now. ``office.report_build`` has the
-gates and day reports, fetches what they need from the store and renders them.
+Each report takes the events (``Event``s, any order), the date and the site's time zone,
+plus what the events cannot say: the roster (children's names and classes, guardians'
+names and phones, masked here) and, for the live ones, the time now. Reasons are compared
+as ``Reason`` members and groups from ``edge.events``. What an event's ``detail`` holds is
+only JSON: it is read with a type check (``detail_text``, ``detail_int``), so an odd value
+shows as empty instead of failing the report. ``office.report_build`` has the gates and
+day reports, fetches what they need from the store and renders them.
 """
 
 from __future__ import annotations
@@ -14,11 +17,16 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
+from edge.events import (
+    ALARM_MODES,
+    COLLECTING,
+    DOOR_ALARMS,
+    Decision,
+    Event,
+    EventType,
+    Reason,
+)
 from edge.guard import mask_phone
-
-Event = dict[str, Any]
-COLLECTED = ("pickup", "delegate")
-ALARM_DOOR = ("forced_open", "held_open")
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,7 @@ class Report:
     columns: tuple[str, ...]
     rows: list[dict[str, Any]]
     summary: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # what the office should know: stored rows skipped
 
 
 @dataclass(frozen=True)
@@ -71,38 +80,44 @@ def day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
     return start, datetime.combine(day + timedelta(days=1), time(0), tz)
 
 
-def at(event: Event) -> datetime:
-    return datetime.fromisoformat(event["ts"])
-
-
 def clock(ts: datetime | None, tz: tzinfo) -> str:
     return ts.astimezone(tz).strftime("%H:%M:%S") if ts else ""
 
 
-def local_hhmm(iso: Any, tz: tzinfo) -> str:
+def local_hhmm(iso: str, tz: tzinfo) -> str:
     """An ISO time from an event as local HH:MM (as given when it is not one)."""
     try:
-        return datetime.fromisoformat(str(iso)).astimezone(tz).strftime("%H:%M")
-    except ValueError:
-        return str(iso or "")
+        return datetime.fromisoformat(iso).astimezone(tz).strftime("%H:%M")
+    except (ValueError, OverflowError):
+        return iso
 
 
 def who(event: Event) -> str:
-    person = event.get("person") or {}
-    return str(person.get("name") or person.get("id") or "")
+    person = event.person
+    return (person.name or person.id) if person else ""
+
+
+def detail_text(event: Event, key: str) -> str:
+    """A text or number from the event's ``detail`` ("" when absent or anything else)."""
+    value = event.detail.get(key)
+    if isinstance(value, str):
+        return value
+    return str(value) if type(value) in (int, float) else ""
+
+
+def detail_int(event: Event, key: str) -> int | None:
+    value = event.detail.get(key)
+    return value if type(value) is int else None
 
 
 def of_day(events: Iterable[Event], day: date, tz: tzinfo) -> list[Event]:
     start, end = day_bounds(day, tz)
-    return sorted((e for e in events if start <= at(e) < end), key=lambda e: (at(e), e["id"]))
+    return sorted((e for e in events if start <= e.ts < end), key=lambda e: (e.ts, e.id))
 
 
-def granted(event: Event, *reasons: str) -> bool:
-    return (
-        event.get("type") == "access"
-        and event.get("decision") == "granted"
-        and event.get("reason") in reasons
-    )
+def granted(event: Event) -> bool:
+    """An access decision that opened the gate."""
+    return event.type is EventType.ACCESS and event.granted
 
 
 # --- pickups ------------------------------------------------------------------------------
@@ -112,13 +127,13 @@ def child_days(events: Sequence[Event]) -> dict[str, dict[str, Any]]:
     """Per child: the first drop-off and the first collection of the day, and late flags."""
     out: dict[str, dict[str, Any]] = {}
     for e in events:
-        for child in e.get("children") or []:
+        for child in e.children:
             rec = out.setdefault(child, {"in": None, "out": None, "late": None})
-            if granted(e, "dropoff") and rec["in"] is None:
+            if granted(e) and e.reason is Reason.DROPOFF and rec["in"] is None:
                 rec["in"] = e
-            elif granted(e, *COLLECTED) and rec["out"] is None:
+            elif granted(e) and e.reason in COLLECTING and rec["out"] is None:
                 rec["out"] = e
-            elif e.get("type") == "late_pickup" and rec["late"] is None:
+            elif e.type is EventType.LATE_PICKUP and rec["late"] is None:
                 rec["late"] = e
     return {k: v for k, v in out.items() if v["in"] or v["out"] or v["late"]}
 
@@ -130,15 +145,15 @@ def pickups(
     rows = []
     for child, rec in sorted(days.items()):
         drop, out = rec["in"], rec["out"]
-        approved = out.get("approved_by") if out else None
+        approved = out.approved_by if out else None
         rows.append(
             {
                 "child": child,
                 "name": roster.child_name(child) if roster else "",
                 "class": roster.class_of(child) if roster else "",
-                "dropped_off": clock(at(drop), tz) if drop else "",
+                "dropped_off": clock(drop.ts, tz) if drop else "",
                 "dropped_off_by": who(drop) if drop else "",
-                "collected": clock(at(out), tz) if out else "",
+                "collected": clock(out.ts, tz) if out else "",
                 "collected_by": who(out) if out else "",
                 "approval": f"early, approved by {approved}" if approved else "",
                 "late": "yes" if rec["late"] else "",
@@ -178,19 +193,19 @@ def late(
     days = child_days(todays)
     rows = []
     for e in todays:
-        if e.get("type") != "late_pickup":
+        if e.type is not EventType.LATE_PICKUP:
             continue
-        for child in e.get("children") or []:
+        for child in e.children:
             out = days.get(child, {}).get("out")
             guardians = roster.guardians.get(child, []) if roster else []
             rows.append(
                 {
                     "child": child,
                     "name": who(e) or (roster.child_name(child) if roster else ""),
-                    "class": (e.get("detail") or {}).get("class_id", ""),
-                    "due": local_hhmm((e.get("detail") or {}).get("due"), tz),
-                    "reported": clock(at(e), tz),
-                    "collected": clock(at(out), tz) if out else "",
+                    "class": detail_text(e, "class_id"),
+                    "due": local_hhmm(detail_text(e, "due"), tz),
+                    "reported": clock(e.ts, tz),
+                    "collected": clock(out.ts, tz) if out else "",
                     "collected_by": who(out) if out else "",
                     "guardians": "; ".join(f"{n} {p}" for n, p in guardians)
                     if roster
@@ -225,18 +240,17 @@ def visitors(
     """Visitors by (gate, visitor id): in, out, time on site, overstays, refusals."""
     visits: dict[tuple[str, str], dict[str, Any]] = {}
     for e in of_day(events, day, tz):
-        if e.get("type") != "visitor":
+        if e.type is not EventType.VISITOR:
             continue
-        key = (e["gate"], (e.get("person") or {}).get("id", ""))
+        key = (e.gate, e.person.id if e.person else "")
         rec = visits.setdefault(key, {"in": None, "out": None, "overstay": False, "refused": None})
-        reason = e.get("reason")
-        if reason == "visitor_in":
+        if e.reason is Reason.VISITOR_IN:
             rec["in"] = e
-        elif reason == "visitor_out":
+        elif e.reason is Reason.VISITOR_OUT:
             rec["out"] = e
-        elif reason == "visitor_overstay":
+        elif e.reason is Reason.VISITOR_OVERSTAY:
             rec["overstay"] = True
-        elif e.get("decision") == "denied":
+        elif e.decision is Decision.DENIED:
             rec["refused"] = e
     end_of_day = day_bounds(day, tz)[1]
     rows = [
@@ -270,19 +284,18 @@ VISITOR_COLUMNS = (
 def visitor_row(
     key: tuple[str, str], rec: dict[str, Any], tz: tzinfo, now: datetime, overstay_minutes: int
 ) -> dict[str, Any]:
-    first = rec["in"] or rec["refused"] or rec["out"]
-    detail = (first or {}).get("detail") or {}
-    start = at(rec["in"]) if rec["in"] else None
-    end = at(rec["out"]) if rec["out"] else None
+    first: Event | None = rec["in"] or rec["refused"] or rec["out"]
+    start = rec["in"].ts if rec["in"] else None
+    end = rec["out"].ts if rec["out"] else None
     minutes = int(((end or now) - start).total_seconds() // 60) if start else None
-    allowed = detail.get("expected_minutes") or overstay_minutes
+    allowed = (detail_int(first, "expected_minutes") if first else None) or overstay_minutes
     status = "refused" if rec["refused"] and not start else ("left" if end else "on site")
     return {
         "visitor": key[1],
         "name": who(first) if first else "",
         "gate": key[0],
-        "host": detail.get("host", ""),
-        "purpose": detail.get("purpose", ""),
+        "host": detail_text(first, "host") if first else "",
+        "purpose": detail_text(first, "purpose") if first else "",
         "in": clock(start, tz),
         "out": clock(end, tz),
         "minutes": minutes if minutes is not None else "",
@@ -296,21 +309,21 @@ def visitor_row(
 
 def is_alarm(e: Event) -> bool:
     return (
-        e.get("type") == "alarm"
-        or (e.get("type") == "door" and e.get("reason") in ALARM_DOOR)
-        or (e.get("type") == "mode" and e.get("reason") in ("lockdown", "evacuate"))
+        e.type is EventType.ALARM
+        or (e.type is EventType.DOOR and e.reason in DOOR_ALARMS)
+        or (e.type is EventType.MODE and e.reason in ALARM_MODES)
     )
 
 
 def alarms(events: Sequence[Event], day: date, tz: tzinfo) -> Report:
     rows = [
         {
-            "time": clock(at(e), tz),
-            "gate": e["gate"],
-            "type": e["type"],
-            "reason": e.get("reason", ""),
-            "who": who(e) or e.get("by", ""),
-            "children": ", ".join(e.get("children") or []),
+            "time": clock(e.ts, tz),
+            "gate": e.gate,
+            "type": str(e.type),
+            "reason": str(e.reason),
+            "who": who(e) or e.by or "",
+            "children": ", ".join(e.children),
         }
         for e in of_day(events, day, tz)
         if is_alarm(e)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Iterator
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from edge.config import Config
-from office.store import open_store
+from office.store import StoredEvents, open_store
+
+if TYPE_CHECKING:
+    from office.reports import Report
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +28,14 @@ def require_collector(cfg: Config) -> None:
         raise CollectorSetupError("the collector needs an [mqtt] section (the broker)")
 
 
-def collector_events(cfg: Config, since: datetime | None) -> Iterator[dict[str, Any]]:
-    """The events the collector stored, oldest first (``events --collector``)."""
+def collector_events(cfg: Config, since: datetime | None) -> StoredEvents:
+    """The events the collector stored, oldest first, and the rows that are not events
+    (``events --collector``)."""
     if cfg.collector is None:
         raise CollectorSetupError("the config has no [collector] section")
     store = open_store(cfg.collector.database)
     try:
-        yield from store.events(since)
+        return store.read_events(since)
     finally:
         store.close()
 
@@ -72,8 +75,9 @@ def run(cfg: Config) -> int:
     return 1 if collector.failed.is_set() else 0
 
 
-def report(cfg: Config, kind: str, day: date, fmt: str) -> str:
-    from office.report_build import build_report, render
+def report(cfg: Config, kind: str, day: date) -> Report:
+    """One day's report from the collector's database (``report KIND``)."""
+    from office.report_build import build_report
     from office.reports import roster_info
 
     if cfg.collector is None:
@@ -91,4 +95,4 @@ def report(cfg: Config, kind: str, day: date, fmt: str) -> str:
         )
     finally:
         store.close()
-    return render(result, fmt)
+    return result

@@ -8,12 +8,13 @@ a finding key already recorded are skipped, so a redelivered message changes not
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from edge.events import Event, EventError
 from office.db import Database, Row, connect
 
 SCHEMA = (
@@ -119,6 +120,26 @@ class Finding:
     gate: str | None
     detail: dict[str, Any]
     event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A stored row that is not an event: what the office is told instead of a crash."""
+
+    id: str
+    site: str
+    gate: str
+    ts: str
+    error: str
+
+    def note(self) -> str:
+        return f"stored event {self.id} ({self.site}/{self.gate}, {self.ts}) skipped: {self.error}"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvents:
+    events: list[Event]
+    unreadable: list[Unreadable]
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,18 +281,28 @@ class CollectorStore:
         )
         return GateRow.from_row(rows[0]) if rows else None
 
-    def events(
+    def read_events(
         self, since: datetime | None = None, until: datetime | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """Stored events with since <= ts < until, oldest first (by time, then id)."""
+    ) -> StoredEvents:
+        """Stored events with since <= ts < until, oldest first (by time, then id).
+
+        A row that cannot be read as an ``Event`` (stored by an older collector, or
+        altered in the database) is set aside as ``Unreadable``, never raised.
+        """
         lo = epoch_ms(since) if since else -(2**62)
         hi = epoch_ms(until) if until else 2**62
         rows = self.db.query(
-            "SELECT body FROM events WHERE ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms, id",
+            "SELECT id, site, gate, ts, body FROM events WHERE ts_ms >= ? AND ts_ms < ?"
+            " ORDER BY ts_ms, id",
             (lo, hi),
         )
-        for (body,) in rows:
-            yield json.loads(body)
+        out = StoredEvents([], [])
+        for eid, site, gate, ts, body in rows:
+            try:
+                out.events.append(Event.loads(body))
+            except EventError as err:
+                out.unreadable.append(Unreadable(eid, site, gate, ts, str(err)))
+        return out
 
     def event_ids(self) -> list[str]:
         return [r[0] for r in self.db.query("SELECT id FROM events ORDER BY id")]

@@ -111,3 +111,45 @@ def test_the_collector_command_serves_the_office_page(broker_factory: Any, tmp_p
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+def test_a_stored_row_that_is_not_an_event_never_fails_a_command(
+    office: Path, tmp_path: Path, capsys: Any
+) -> None:
+    good = gate_events(1)[0]
+    forged = dict(good, id="BAD1", children=[{"id": "C0001"}])
+    store = open_store(str(tmp_path / "office.db"))
+    with store.transaction():
+        store.insert_events(
+            [
+                (
+                    "BAD1",
+                    "sunflower",
+                    "main",
+                    None,
+                    good["ts"],
+                    int(datetime.fromisoformat(good["ts"]).timestamp() * 1000),
+                    "access",
+                    "pickup",
+                    None,
+                    None,
+                    dumps(forged),
+                    good["ts"],
+                )
+            ]
+        )
+    store.close()
+    for kind in ("pickups", "late", "day"):
+        assert main(["report", kind, "--date", "2026-11-24", "-c", str(office)]) == 0
+        out = capsys.readouterr().out
+        assert "note: stored event BAD1 (sunflower/main" in out
+        assert "children: not a list of ids" in out
+    csv = ["report", "pickups", "--date", "2026-11-24", "--format", "csv", "-c", str(office)]
+    assert main(csv) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 6  # the header and five children, as before
+    assert "note: stored event BAD1" in captured.err
+    assert main(["events", "-c", str(office), "--collector"]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 8
+    assert "BAD1" not in captured.out and "note: stored event BAD1" in captured.err

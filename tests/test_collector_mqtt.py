@@ -126,7 +126,7 @@ def test_only_the_configured_sites_are_collected(
         publisher.events(gate_events(3, site="elsewhere"))
         publisher.events(gate_events(4))
         wait_for(lambda: collector.committed >= 4, 10, "the site's events")
-        assert {e["site"] for e in collector.store.events()} == {"sunflower"}
+        assert {e.site for e in collector.store.read_events().events} == {"sunflower"}
     finally:
         collector.stop()
 

@@ -14,7 +14,14 @@ import pytest
 
 from edge.events import dumps
 from office.checks import gaps
-from office.ingest import Ingestor, Message, chain_findings, parse_topic, seq_runs
+from office.ingest import (
+    MAX_PAYLOAD,
+    Ingestor,
+    Message,
+    chain_findings,
+    parse_topic,
+    seq_runs,
+)
 from office.store import CollectorStore, open_store
 from tests.collector_support import gate_events, topic_of
 
@@ -70,7 +77,9 @@ def test_events_are_stored_once_however_often_they_come(
     ingestor.write(messages(events[:5] + events[:5]))  # twice within one batch
     assert store.count_events() == 50
     assert store.event_ids() == sorted(e["id"] for e in events)
-    assert list(store.events()) == events  # oldest first, the exact JSON
+    stored = store.read_events()
+    assert [e.to_json() for e in stored.events] == events  # oldest first, the exact JSON
+    assert stored.unreadable == []
     assert kinds(store) == []
 
 
@@ -81,7 +90,7 @@ def test_events_since_and_until_select_by_time_in_any_offset(
     ingestor.write(messages(events))
     since = datetime.fromisoformat("2026-11-24T08:00:00.500+00:00")
     until = datetime.fromisoformat("2026-11-24T16:00:01.250+08:00")
-    assert [e["seq"] for e in store.events(since, until)] == [3, 4, 5]
+    assert [e.seq for e in store.read_events(since, until).events] == [3, 4, 5]
 
 
 def test_gate_row_follows_events_status_and_state(
@@ -111,11 +120,21 @@ def test_malformed_payloads_become_findings_and_the_batch_goes_on(
     bad_ts = dict(good[1], id="X1", ts="yesterday")
     naive_ts = dict(good[1], id="X2", ts="2026-11-24T16:00:00")
     bad_seq = dict(good[1], id="X3", seq="7")
+    # What once took the office page down: children that are objects, not ids.
+    forged = dict(good[1], id="X4", children=[{"id": "C0001", "name": "x"}])
+    new_reason = dict(good[1], id="X5", reason="teleported")
+    new_type = dict(good[1], id="X6", type="hologram")
+    person = dict(good[1], id="X7", person={"id": 7, "kind": "guardian"})
+    huge = dict(good[1], id="X8", detail={"pad": "x" * MAX_PAYLOAD})
     topic = topic_of(good[0])
     batch = [
         Message(topic, b"\xff\xfe not json", 1, 1),
         Message(topic, b"[1, 2]", 2, 1),
-        *(Message(topic, json.dumps(e).encode(), 3, 1) for e in (no_id, bad_ts, naive_ts, bad_seq)),
+        Message(topic, json.dumps(good[0]).encode("utf-16"), 3, 1),
+        *(
+            Message(topic, json.dumps(e).encode(), 3, 1)
+            for e in (no_id, bad_ts, naive_ts, bad_seq, forged, new_reason, new_type, person, huge)
+        ),
         Message("kindergate/sunflower/main/state", b"not json", 4, 1),
         Message("elsewhere/x", b"{}", 5, 1),
         *messages(good),
@@ -123,17 +142,24 @@ def test_malformed_payloads_become_findings_and_the_batch_goes_on(
     ingestor.write(batch)
     ingestor.write(batch[:3])  # redelivered: recorded once
     assert store.count_events() == 2
+    assert [e.id for e in store.read_events().events] == [e["id"] for e in good]
     found = store.findings("malformed")
-    assert len(found) == 8
+    assert len(found) == 14
     errors = sorted(f["detail"]["error"].split(":")[0] for f in found)
     assert errors == [
+        "children",
         "id",
         "not JSON",
+        "not JSON",
         "not a JSON object",
+        "payload",
+        "person.id",  # not a string
+        "reason",
         "seq",
         "state is not a JSON object",
         "ts",
         "ts",
+        "type",
         "unexpected topic",
     ]
     assert all(len(f["detail"]["payload"]) <= 300 for f in found)

@@ -170,3 +170,26 @@ def test_names_from_events_are_shown_as_text(page: Any, site: str, store: Collec
     assert page.get_by_text(name).count() == 1
     assert page.locator("table img, table b").count() == 0
     assert page.title() != "1"
+
+
+def test_a_stored_row_that_is_not_an_event_is_named_not_a_500(
+    page: Any, site: str, store: CollectorStore, day: Day
+) -> None:
+    from playwright.sync_api import expect
+
+    pickup = next(e for e in day.events if e.get("reason") == "pickup")
+    forged = dict(pickup, id="BAD1", children=[{"id": c} for c in pickup["children"]])
+    ts_ms = int(datetime.fromisoformat(pickup["ts"]).timestamp() * 1000)
+    row = ("BAD1", "sunflower", "main", None, pickup["ts"], ts_ms, "access", "pickup")
+    with store.transaction():
+        store.insert_events([(*row, None, None, dumps(forged), pickup["ts"])])
+    for path in ("/", "/report/pickups?date=2026-11-24", "/report/day?date=2026-11-24"):
+        assert page.goto(site + path).status == 200, path
+        note = page.locator("#notes li")
+        expect(note).to_have_count(1)
+        expect(note).to_contain_text("stored event BAD1 (sunflower/main")
+        expect(note).to_contain_text("children: not a list of ids")
+    page.goto(site + "/")
+    expect(page.locator('[data-figure="events.unreadable"]')).to_have_text("1")
+    expect(page.locator('[data-figure="pickups.collected"]')).to_have_text("8")  # as before
+    assert page.request.get(site + "/report/pickups.json?date=2026-11-24").json()["notes"]

@@ -10,17 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drivers.base import Read
 from edge.config import config_from_dict
-from edge.events import EventType, Reason, dumps
+from edge.events import Event, EventType, Reason, dumps
 from edge.guard import GuardAction, mask_phone
 from edge.roster_load import load_roster
 from edge.sim.sample import write_roster
 from edge.sim.simulate import Simulation
 from office.ingest import Ingestor, Message
-from office.report_build import build_report, render
-from office.reports import roster_info
+from office.report_build import KINDS, build_report, gates, render
+from office.reports import alarms, late, pickups, roster_info, visitors
 from office.store import CollectorStore, open_store
 from tests.collector_support import topic_of
 
@@ -276,3 +278,79 @@ def test_formats(store: CollectorStore, day: Day) -> None:
     assert body["summary"] == r.summary and len(body["rows"]) == 10
     with pytest.raises(ValueError):
         render(r, "xml")
+
+
+def store_row(store: CollectorStore, eid: str, ts: str, body: str) -> None:
+    """A row as an older collector (or a hand in the database) may have left it."""
+    ts_ms = int(datetime.fromisoformat(ts).timestamp() * 1000)
+    row = (eid, "sunflower", "main", None, ts, ts_ms, "access", None, None, None, body, ts)
+    with store.transaction():
+        store.insert_events([row])
+
+
+def test_a_stored_row_that_is_not_an_event_is_left_out_and_named(
+    store: CollectorStore, day: Day
+) -> None:
+    before = {kind: report(store, day, kind) for kind in KINDS}
+    pickup = next(e for e in day.events if e.get("reason") == "pickup")
+    forged = dict(pickup, id="BAD1", children=[{"id": c} for c in pickup["children"]])
+    store_row(store, "BAD1", "2026-11-24T16:30:00+08:00", dumps(forged))
+    store_row(store, "BAD2", "2026-11-24T16:31:00+08:00", "{not json")
+    store_row(store, "BAD3", "2026-11-24T16:32:00+08:00", dumps(dict(pickup, reason="beamed")))
+
+    def figures(made: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Everything but the count of unreadable rows (in the day report only)."""
+        unreadable = {"section": "events", "figure": "unreadable"}
+        rows = [r for r in made.rows if {k: r.get(k) for k in unreadable} != unreadable]
+        return rows, {k: v for k, v in made.summary.items() if k != "events.unreadable"}
+
+    for kind in KINDS:
+        after = report(store, day, kind)
+        assert figures(after) == figures(before[kind]), kind
+        assert [n.split(" (")[0] for n in after.notes] == [
+            "stored event BAD1",
+            "stored event BAD2",
+            "stored event BAD3",
+        ]
+        assert "children: not a list of ids" in after.notes[0]
+        assert "reason: unknown value 'beamed'" in after.notes[2]
+        assert before[kind].notes == ()
+    assert before["day"].summary["events.unreadable"] == 0
+    assert report(store, day, "day").summary["events.unreadable"] == 3
+    text = render(report(store, day, "late"), "table")
+    assert "note: stored event BAD2 (sunflower/main, 2026-11-24T16:31:00+08:00) skipped" in text
+    assert len(json.loads(render(report(store, day, "pickups"), "json"))["notes"]) == 3
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=6,
+)
+DETAIL_KEYS = ("expected_minutes", "host", "purpose", "ok", "class_id", "due")
+
+
+@settings(max_examples=60, deadline=None)
+@given(details=st.lists(st.dictionaries(st.sampled_from(DETAIL_KEYS), JSON_VALUES), min_size=4))
+def test_whatever_a_detail_holds_every_report_is_made(
+    day: Day, details: list[dict[str, Any]]
+) -> None:
+    """A forged event is still an ``Event``: what its ``detail`` holds is only JSON."""
+    kinds = {"visitor": "visitor_in", "check": "device_check", "late_pickup": "late_pickup"}
+    chosen = [e for e in day.events if e["type"] in kinds][: len(details)]
+    forged = [
+        Event.from_json(dict(e, id=f"F{i}", detail=d))
+        for i, (e, d) in enumerate(zip(chosen, details, strict=False))
+    ]
+    events = [Event.from_json(e) for e in day.events] + forged
+    now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    info = roster_info(day.roster)
+    for made in (
+        pickups(events, DAY, day.tz, info),
+        late(events, DAY, day.tz, info),
+        visitors(events, DAY, day.tz, now),
+        alarms(events, DAY, day.tz),
+        gates([], events, DAY, day.tz, now, timedelta(minutes=2)),
+    ):
+        for fmt in ("table", "csv", "json"):
+            assert render(made, fmt)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import datetime
 from typing import Any
@@ -35,8 +34,11 @@ def events(args: argparse.Namespace) -> int:
     if args.collector:
         from office.service import collector_events
 
-        for event in collector_events(cfg, since):
-            sys.stdout.write(json.dumps(event, ensure_ascii=False) + "\n")
+        stored = collector_events(cfg, since)
+        for stored_event in stored.events:
+            sys.stdout.write(stored_event.dumps() + "\n")
+        for row in stored.unreadable:
+            print(f"note: {row.note()}", file=sys.stderr)
         return 0
     if not cfg.store.path.exists():
         return 0

@@ -22,6 +22,7 @@ def register(sub: Any) -> None:
 
 
 def report(args: argparse.Namespace) -> int:
+    from office.report_build import render
     from office.service import CollectorSetupError
     from office.service import report as make_report
 
@@ -34,8 +35,12 @@ def report(args: argparse.Namespace) -> int:
     else:
         day = datetime.now(cfg.site.tz).date()
     try:
-        text = make_report(cfg, args.kind, day, args.format)
+        result = make_report(cfg, args.kind, day)
     except CollectorSetupError as err:
         raise CliError(f"{args.config}: {err}") from None
+    text = render(result, args.format)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    if args.format == "csv":  # the table and JSON carry their notes; CSV is rows only
+        for note in result.notes:
+            print(f"note: {note}", file=sys.stderr)
     return 0
