@@ -21,6 +21,7 @@ class Database(Protocol):
     """What the store needs from a connection; one small class per engine."""
 
     engine: str
+    file: Path | None  # the database file, when it is one
 
     def transaction(self) -> AbstractContextManager[Database]: ...
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int: ...
@@ -35,8 +36,9 @@ class SqliteDatabase:
     engine = "sqlite"
 
     def __init__(self, path: str | Path) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.file = None if str(path) == ":memory:" else Path(path)
+        if self.file is not None:
+            self.file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.db = sqlite3.connect(
             str(path), isolation_level=None, check_same_thread=False, timeout=30
         )
@@ -82,6 +84,7 @@ class SqliteDatabase:
 
 class PostgresDatabase:
     engine = "postgresql"
+    file: Path | None = None
 
     def __init__(self, url: str) -> None:
         import psycopg

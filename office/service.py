@@ -1,17 +1,19 @@
-"""What the `collector`, `report` and `events --collector` commands call."""
+"""What the `collector`, `report` (and `report export`) and `events --collector` commands call."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edge.config import Config
 from office.store import StoredEvents, open_store
 
 if TYPE_CHECKING:
+    from office.export import Exported
     from office.reports import Report
 
 log = logging.getLogger(__name__)
@@ -96,3 +98,26 @@ def report(cfg: Config, kind: str, day: date) -> Report:
     finally:
         store.close()
     return result
+
+
+def export(cfg: Config, out: Path, first: date, last: date) -> Exported:
+    """Some days of the office database as a SQLite file (``report export``)."""
+    from office.export import export as write_export
+    from office.reports import roster_info
+
+    if cfg.collector is None:
+        raise CollectorSetupError("the config has no [collector] section")
+    store = open_store(cfg.collector.database)
+    try:
+        return write_export(
+            store,
+            out,
+            first,
+            last,
+            cfg.site.tz,
+            roster=roster_info(cfg.roster.path),
+            site=cfg.site.id,
+            now=datetime.now(UTC),
+        )
+    finally:
+        store.close()
