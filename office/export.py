@@ -65,8 +65,9 @@ class Exported:
 
     def line(self) -> str:
         extra = f", {self.unreadable} stored rows not events" if self.unreadable else ""
+        days = f"{self.days} day" + ("s" if self.days != 1 else "")
         return (
-            f"{self.path}: {self.events} events over {self.days} days{extra},"
+            f"{self.path}: {self.events} events over {days}{extra},"
             f" {self.findings} findings, {self.gates} gates"
         )
 
@@ -238,6 +239,9 @@ def export(
     try:
         db = sqlite_utils.Database(str(tmp), execute_plugins=False)
         try:
+            # Not the target until renamed: no journal on disk, no syncs on the way.
+            db.execute("PRAGMA journal_mode=MEMORY")
+            db.execute("PRAGMA synchronous=OFF")
             counts = _fill(Writer(db, tz), store, first, last, roster)
             Table(db, "export").insert(
                 {
@@ -265,9 +269,6 @@ def _fill(
     writer: Writer, store: CollectorStore, first: date, last: date, roster: RosterInfo | None
 ) -> tuple[int, int, int, int, int]:
     """(days, events, unreadable rows, findings, gates) written."""
-    # The file is not the target until renamed: no journal on disk, no syncs on the way.
-    writer.db.execute("PRAGMA journal_mode=MEMORY")
-    writer.db.execute("PRAGMA synchronous=OFF")
     tz = writer.tz
     n_days = n_events = n_bad = 0
     for day in days(first, last):

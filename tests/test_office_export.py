@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlite_utils
 
 from edge.cli import main
 from edge.events import dumps
@@ -110,7 +111,11 @@ def test_an_export_answers_who_collected_whom(
     )
     name = next(r["name"] for r in rows(day.roster, "children.csv") if r["child_id"] == child)
     assert found[0] == ("08:00:00", "dropoff", first["name"], name)
-    # full-text search on names, as Datasette offers it
+    # full-text search on names, found the way Datasette finds it
+    db = sqlite_utils.Database(out)
+    assert db.table("events").detect_fts() == "events_fts"
+    assert db.table("children").detect_fts() == "children_fts"
+    db.close()
     hits = query(
         out,
         "SELECT person_name FROM events WHERE rowid IN"
@@ -199,7 +204,7 @@ def test_the_export_command(tmp_path: Path, day: Day, capsys: Any) -> None:
     out.parent.mkdir()
     args = ["report", "export", "--from", "2026-11-24", "--out", str(out), "-c", cfg]
     assert main(args) == 0
-    assert capsys.readouterr().out.startswith(f"wrote {out}: {len(day.events)} events over 1 days")
+    assert capsys.readouterr().out.startswith(f"wrote {out}: {len(day.events)} events over 1 day,")
     assert query(out, "SELECT count(*) FROM events") == [(len(day.events),)]
     refused = {
         "--to before --from": [*args, "--to", "2026-11-23"],
