@@ -341,7 +341,7 @@ class Event:
     def loads(cls, text: str | bytes) -> Event:
         try:
             obj = json.loads(text)
-        except (ValueError, UnicodeDecodeError) as err:
+        except (ValueError, UnicodeDecodeError, RecursionError) as err:  # nested too deep
             raise EventError(f"not JSON: {err}") from None
         return cls.from_json(obj)
 

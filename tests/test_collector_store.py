@@ -131,6 +131,7 @@ def test_malformed_payloads_become_findings_and_the_batch_goes_on(
         Message(topic, b"\xff\xfe not json", 1, 1),
         Message(topic, b"[1, 2]", 2, 1),
         Message(topic, json.dumps(good[0]).encode("utf-16"), 3, 1),
+        Message(topic, b"[" * 30_000 + b"]" * 30_000, 3, 1),  # nested beyond the parser
         *(
             Message(topic, json.dumps(e).encode(), 3, 1)
             for e in (no_id, bad_ts, naive_ts, bad_seq, forged, new_reason, new_type, person, huge)
@@ -144,11 +145,12 @@ def test_malformed_payloads_become_findings_and_the_batch_goes_on(
     assert store.count_events() == 2
     assert [e.id for e in store.read_events().events] == [e["id"] for e in good]
     found = store.findings("malformed")
-    assert len(found) == 14
+    assert len(found) == 15
     errors = sorted(f["detail"]["error"].split(":")[0] for f in found)
     assert errors == [
         "children",
         "id",
+        "not JSON",
         "not JSON",
         "not JSON",
         "not a JSON object",
