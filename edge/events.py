@@ -197,7 +197,8 @@ def canonical(obj: dict[str, Any]) -> bytes:
 
 def chain_hash(prev_hash: str, body: dict[str, Any]) -> str:
     """The hash that links an event to the one before it (the tamper-evident log)."""
-    without = {k: v for k, v in body.items() if k != "hash"}
+    without = dict(body)  # a copy and a deletion: cheaper than a filtered comprehension
+    without.pop("hash", None)
     return hashlib.sha256(prev_hash.encode() + canonical(without)).hexdigest()
 
 
