@@ -34,10 +34,10 @@ def events(args: argparse.Namespace) -> int:
     if args.collector:
         from office.service import collector_events
 
-        stored = collector_events(cfg, since)
-        for stored_event in stored.events:
-            sys.stdout.write(stored_event.dumps() + "\n")
-        for row in stored.unreadable:
+        collected = collector_events(cfg, since)
+        for event in collected.events:
+            sys.stdout.write(event.dumps() + "\n")
+        for row in collected.unreadable:
             print(f"note: {row.note()}", file=sys.stderr)
         return 0
     if not cfg.store.path.exists():
