@@ -90,6 +90,7 @@ class Input(enum.StrEnum):
 class InputChange:
     input: Input
     active: bool
+    source: str = ""  # "" for the gate's own contacts; a reader's name for its own switch
 
 
 class Feedback(enum.StrEnum):

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TextIO
 
-from drivers.base import Input, InputChange, Read, ReadCallback, Reader
+from drivers.base import Feedback, Input, InputChange, Read, ReadCallback, Reader
 from drivers.health import HealthCallback, ReaderHealth
 
 Seen = InputChange | Read | ReaderHealth
@@ -42,9 +42,18 @@ class CheckableGate(Protocol):
 
 
 class ReaderFactory(Protocol):
-    """Builds a reader whose reads go to the given callbacks (a reader class, bound)."""
+    """Builds a reader whose reads go to the given callbacks (a reader class, bound).
 
-    def __call__(self, *, on_read: ReadCallback, on_health: HealthCallback | None) -> Reader: ...
+    ``on_input`` hears a reader's own switches (an OSDP reader's tamper).
+    """
+
+    def __call__(
+        self,
+        *,
+        on_read: ReadCallback,
+        on_health: HealthCallback | None,
+        on_input: Callable[[InputChange], None] | None,
+    ) -> Reader: ...
 
 
 def run_hw_test(
@@ -68,7 +77,7 @@ def run_hw_test(
     started = _start_readers(readers, seen.put, out)
     try:
         _say(out, f"waiting up to {wait:.0f} s: trigger each input, show a card to each reader")
-        _watch(result, seen, out, clock() + wait, clock)
+        _watch(result, seen, out, clock() + wait, clock, started)
     finally:
         for reader in started:
             reader.close()
@@ -109,7 +118,7 @@ def _start_readers(
 ) -> list[Reader]:
     started: list[Reader] = []
     for name, factory in readers.items():
-        reader = factory(on_read=put, on_health=put)
+        reader = factory(on_read=put, on_health=put, on_input=put)
         try:
             reader.start()
         except Exception as exc:  # a missing driver is a finding, not a crash
@@ -126,6 +135,7 @@ def _watch(
     out: TextIO,
     deadline: float,
     clock: Callable[[], float],
+    readers: list[Reader],
 ) -> None:
     while not _all_seen(result):
         left = deadline - clock()
@@ -136,6 +146,16 @@ def _watch(
         except queue.Empty:
             return
         _record(result, item, out)
+        if isinstance(item, Read):
+            _answer(readers, item)
+
+
+def _answer(readers: list[Reader], read: Read) -> None:
+    """A reader with its own lights (OSDP) shows green for a good read, red for a bad one."""
+    for reader in readers:
+        show = getattr(reader, "show", None)
+        if reader.name == read.reader and callable(show):
+            show(Feedback.GRANTED if read.credential else Feedback.DENIED)
 
 
 def _all_seen(result: dict[str, Any]) -> bool:
@@ -144,7 +164,10 @@ def _all_seen(result: dict[str, Any]) -> bool:
 
 
 def _record(result: dict[str, Any], item: Seen, out: TextIO) -> None:
-    if isinstance(item, InputChange):
+    if isinstance(item, InputChange) and item.source:
+        # a reader's own switch: reported, not one of the gate's inputs to tick off
+        _say(out, f"reader {item.source}: {item.input} {'active' if item.active else 'inactive'}")
+    elif isinstance(item, InputChange):
         entry = result["inputs"].get(str(item.input))
         if entry is not None and item.active:
             entry["triggered"] = True

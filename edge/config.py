@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from drivers.gpio import GatePins
+from edge.osdp_config import osdp_problems
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 Pin = Annotated[int, Field(ge=0, le=27)]
@@ -141,8 +142,24 @@ class KeyboardReaderConfig(Model):
     device: Path
 
 
+class OsdpReaderConfig(Model):
+    """An OSDP reader on an RS-485 adapter; the key file is checked in ``_path_problems``."""
+
+    name: Name
+    type: Literal["osdp"]
+    port: Path
+    baudrate: Literal[9600, 19200, 38400, 57600, 115200, 230400] = 9600
+    address: int = Field(ge=0, le=126)  # 127 is the broadcast address
+    scbk_file: Path
+    install_mode: bool = False
+
+
 ReaderConfig = Annotated[
-    LineReaderConfig | Rdm6300ReaderConfig | WiegandReaderConfig | KeyboardReaderConfig,
+    LineReaderConfig
+    | Rdm6300ReaderConfig
+    | WiegandReaderConfig
+    | KeyboardReaderConfig
+    | OsdpReaderConfig,
     Field(discriminator="type"),
 ]
 
@@ -319,7 +336,7 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
     readers = data.get("reader")
     if isinstance(readers, list):
         for reader in readers:
-            for key in ("path", "port", "device"):
+            for key in ("path", "port", "device", "scbk_file"):
                 fix(reader, key)
     collector = data.get("collector")
     if isinstance(collector, dict):
@@ -352,6 +369,7 @@ def _path_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
         value = _get(data, key)
         if value is not None and not Path(value).is_file():
             out.append((key, f"no such file: {value}"))
+    out += osdp_problems(data.get("reader"))
     database = _get(data, "collector.database")
     if database is not None and "://" not in database:
         out += _writable_file("collector.database", Path(database))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from drivers.base import GateIO, InputChange, Read
+from drivers.feedback import ReaderFeedback
 from drivers.health import ReaderHealth
 from edge.clock import Clock, SystemClock
 from edge.config import Config
@@ -76,7 +77,11 @@ class Daemon:
         self.roster = self._load_roster()
         mode = self._start_mode()
         self.io = self._io or make_io(cfg)
-        self.gate = Gate(cfg, self.roster, self.io, self.clock, mode=mode, pass_key=self.site_key)
+        # The gate's feedback goes to its own LEDs and buzzer, and to readers with lights.
+        self.feedback = ReaderFeedback(self.io)
+        self.gate = Gate(
+            cfg, self.roster, self.feedback, self.clock, mode=mode, pass_key=self.site_key
+        )
         self.gate.restore(self.store.events(since=self.gate.day_start()))
         self.gate.revoked_passes.update(self.store.revoked_passes())
         self.io.on_input(self._from_thread(self.on_input))
@@ -167,9 +172,11 @@ class Daemon:
                 self.io,
                 on_read=self._from_thread(self.on_read),
                 on_health=self._from_thread(self.on_health),
+                on_input=self._from_thread(self.on_input),
             )
             reader.start()
             self._readers.append(reader)
+            self.feedback.add(reader)
 
     def _from_thread(self, fn: Callable[[Any], None]) -> Callable[[Any], None]:
         def hand_over(value: Any) -> None:
@@ -185,7 +192,9 @@ class Daemon:
 
     def on_read(self, read: Read) -> None:
         # A flood of bad reads is already thinned by the reader (drivers.health.ReadFilter).
-        self.record(self.gate.scan(read))
+        with self.feedback.reading(read.reader):
+            drafts = self.gate.scan(read)
+        self.record(drafts)
 
     def on_input(self, change: InputChange) -> None:
         self.record(self.gate.input_changed(change))

@@ -209,7 +209,9 @@ class Gate:
         if change.input is Input.FIRE_ALARM:
             return self.fire_alarm(change.active)
         if change.input is Input.TAMPER:
-            return [self.draft(EventType.ALARM, Reason.TAMPER, detail={"active": change.active})]
+            detail = {"active": change.active}
+            reader = change.source or None  # a reader's own tamper switch (OSDP)
+            return [self.draft(EventType.ALARM, Reason.TAMPER, reader=reader, detail=detail)]
         return []
 
     def door_changed(self, is_open: bool) -> list[Draft]:
@@ -334,9 +336,12 @@ class Gate:
     def _expire_pending(self) -> None:
         limit = self.cfg.gate.approval_minutes * 60
         t = self.clock.monotonic()
-        for cred, (_, since) in list(self.today.pending.items()):
-            if t - since > limit:
-                del self.today.pending[cred]
+        expired = [c for c, (_, since) in self.today.pending.items() if t - since > limit]
+        for cred in expired:
+            del self.today.pending[cred]
+        quiet = self.mode is Mode.NORMAL and not self.door.door_open  # no alarm showing
+        if expired and not self.today.pending and quiet:
+            self.io.signal(Feedback.IDLE)  # nobody waits for a guard any more: amber off
 
     # --- hardware -------------------------------------------------------------------
 

@@ -189,6 +189,7 @@ class GuardDesk:
                 action, Reason.NO_PENDING_APPROVAL, "no early pickup waiting for this credential"
             )
         outcome, _ = found
+        self.gate.io.signal(Feedback.DENIED)  # ends the amber "waiting for a guard"
         return [
             self.gate.draft(
                 EventType.ACCESS,

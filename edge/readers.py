@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from drivers.base import GateIO, Read
+from drivers.base import GateIO, InputChange, Read
 from drivers.health import ReaderHealth
 from edge.config import (
     KeyboardReaderConfig,
     LineReaderConfig,
+    OsdpReaderConfig,
     Rdm6300ReaderConfig,
     ReaderConfig,
     WiegandReaderConfig,
@@ -22,7 +23,9 @@ def make_reader(
     *,
     on_read: Callable[[Read], None],
     on_health: Callable[[ReaderHealth], None],
+    on_input: Callable[[InputChange], None] | None = None,
 ) -> Any:
+    """A reader for ``rc``; ``on_input`` gets what a reader's own switches say (OSDP tamper)."""
     if isinstance(rc, LineReaderConfig):
         from drivers.line import LineReader
         from edge.daemon import ensure_fifo
@@ -53,4 +56,18 @@ def make_reader(
         from drivers.keyboard import KeyboardReader
 
         return KeyboardReader(rc.name, str(rc.device), on_read=on_read, on_health=on_health)
+    if isinstance(rc, OsdpReaderConfig):
+        from drivers.osdp import OsdpReader
+
+        return OsdpReader(
+            rc.name,
+            str(rc.port),
+            address=rc.address,
+            scbk_file=rc.scbk_file,
+            baudrate=rc.baudrate,
+            install_mode=rc.install_mode,
+            on_read=on_read,
+            on_health=on_health,
+            on_input=on_input,
+        )
     raise ValueError(f"unknown reader type {rc!r}")

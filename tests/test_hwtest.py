@@ -31,7 +31,7 @@ class FakeReader:
     def close(self) -> None:
         self.closed = True
 
-    def show(self, credential: str | None) -> None:
+    def present(self, credential: str | None) -> None:
         error = None if credential else "checksum error"
         self.on_read(Read(self.name, credential, error=error))
 
@@ -43,7 +43,9 @@ class Factory:
         self.made: list[FakeReader] = []
         self.ready = threading.Event()
 
-    def __call__(self, *, on_read: ReadCallback, on_health: HealthCallback | None) -> FakeReader:
+    def __call__(
+        self, *, on_read: ReadCallback, on_health: HealthCallback | None, on_input: object = None
+    ) -> FakeReader:
         reader = FakeReader(self.name, on_read, on_health)
         if self.broken:
             reader.start = self._refuse  # type: ignore[method-assign]
@@ -93,9 +95,9 @@ def test_everything_seen_ends_early() -> None:
     for inp in gate.inputs:
         gate.drive(inp, True)
         gate.drive(inp, False)
-    entrance.made[0].show(None)  # a bad read alone does not tick the reader
-    entrance.made[0].show("card:0003887558")
-    desk.made[0].show("card:0004567890")
+    entrance.made[0].present(None)  # a bad read alone does not tick the reader
+    entrance.made[0].present("card:0003887558")
+    desk.made[0].present("card:0004567890")
     result = run.join()
     assert result["complete"] is True
     assert result["missing"] == []

@@ -167,7 +167,7 @@ def _tone(event: Event) -> str:
 
 
 def _note(event: Event) -> str:
-    for key in ("why", "host", "problem", "fix"):
+    for key in ("why", "host", "problem", "fix", "detail"):  # detail: why a reader is down
         if event.detail.get(key):
             return str(event.detail[key])
     return ""

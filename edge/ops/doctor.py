@@ -23,6 +23,7 @@ from edge.config import (
     ConfigError,
     KeyboardReaderConfig,
     LineReaderConfig,
+    OsdpReaderConfig,
     Rdm6300ReaderConfig,
     WiegandReaderConfig,
     load_config,
@@ -217,6 +218,15 @@ def check_reader(reader: object, probes: Probes) -> Check:
         device, flags = reader.device, os.O_RDONLY
     elif isinstance(reader, WiegandReaderConfig):
         device, flags = probes.gpiochip, os.O_RDWR
+    elif isinstance(reader, OsdpReaderConfig):
+        if reader.install_mode:
+            return fail(
+                "reader",
+                f"{name}: install_mode is on: the reader takes a key offered under the "
+                "standard's well-known default key",
+                "once the reader has its key (the daemon logs it), set install_mode = false",
+            )
+        device, flags = reader.port, os.O_RDWR
     else:
         return warn("reader", f"{name}: unknown type")
     if not device.exists():

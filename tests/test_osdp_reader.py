@@ -1,0 +1,248 @@
+"""The OSDP driver against libosdp's own reader side (its PeripheralDevice), over a pty."""
+
+from __future__ import annotations
+
+import random
+import stat
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from drivers.base import Feedback, Input, InputChange
+from drivers.osdp_key import load_scbk
+from drivers.osdp_proto import feedback_commands
+from drivers.osdp_sim import PtyLine
+from drivers.wiegand import decode_bits
+from tests.conftest import wait_for
+from tests.osdp_support import ADDRESS, WAIT, Rig, led_commands
+
+W26 = ["00101101000000001010001000", "10000000100000010001011001", "00000000100010100101000011"]
+W34 = ["1000000000000000100000000000000010", "1000001001101001011011101110101010"]
+RAW32 = f"{3887558:032b}"  # the number an RDM6300 reads from the same card
+
+
+def osdp_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name in ("cp", "pd") or "osdp" in t.name]
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    rig = Rig(tmp_path)
+    rig.driver.start()
+    try:
+        rig.wait_up()
+        yield rig
+    finally:
+        rig.close()
+    assert osdp_threads() == []  # close() stops libosdp's thread and ours
+
+
+def test_cards_over_the_secure_channel_give_the_credentials_of_every_reader(rig: Rig) -> None:
+    for bits in W26 + W34:
+        rig.reader().present(bits)
+    rig.reader().present(RAW32, wiegand=False)
+    rig.reads.wait_for(6, WAIT)
+    assert [r.credential for r in rig.reads.items] == [
+        "card:0005898564",
+        "card:0000066092",
+        "card:0000070817",
+        "card:0000065537",
+        "card:0080928213",
+        "card:0003887558",
+    ]
+    # the same bits on a Wiegand reader's GPIO lines give the same credentials
+    assert [r.credential for r in rig.reads.items[:5]] == [decode_bits(b) for b in W26 + W34]
+    assert [r.low24 for r in rig.reads.items] == [True] * 3 + [False] * 3
+    first = rig.health.items[0]
+    assert (first.ok, first.detail) == (
+        True,
+        f"secure channel with address {ADDRESS} on {rig.line.path}",
+    )
+
+
+def test_a_bad_card_frame_is_a_bad_read(rig: Rig) -> None:
+    flipped = W26[0][:5] + ("1" if W26[0][5] == "0" else "0") + W26[0][6:]
+    rig.reader().present(flipped)
+    rig.reader().present("1" * 30)
+    rig.reads.wait_for(2, WAIT)
+    assert [(r.credential, r.error) for r in rig.reads.items] == [
+        (None, "even parity error"),
+        (None, "wrong length: 30 bits"),
+    ]
+
+
+def test_a_reader_with_the_wrong_key_is_down_and_never_believed(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, reader="wrong_key")
+    rig.driver.start()
+    try:
+        down = rig.wait_down()
+        assert "handshake fails" in down.detail and "wrong key" in down.detail
+        rig.reader().present(W26[0])
+        # several fresh handshakes later, still nothing from it has been believed
+        wait_for(lambda: rig.driver.restarts >= 2, WAIT, "fresh handshakes")
+    finally:
+        rig.close()
+    assert rig.reads.items == []
+    assert not any(h.ok for h in rig.health.items)
+    assert rig.key is not None and rig.key.hex() not in down.detail
+
+
+def test_a_reader_talking_in_the_clear_is_down_and_its_reads_are_refused(tmp_path: Path) -> None:
+    # install mode lets libosdp go on without the secure channel; the driver does not
+    rig = Rig(tmp_path, reader="wrong_key", install_mode=True, enforce_secure=False)
+    rig.driver.start()
+    try:
+        down = rig.wait_down()
+        assert down.detail == (
+            f"address {ADDRESS} on {rig.line.path} answers without the secure channel: "
+            "its reads are refused"
+        )
+        rig.reader().present(W26[0])
+        rig.reads.wait_for(1, WAIT)
+    finally:
+        rig.close()
+    assert [(r.credential, r.error, r.raw) for r in rig.reads.items] == [
+        (None, "read without the secure channel: refused", "")
+    ]
+
+
+def test_an_unplugged_reader_is_down_within_seconds_and_up_when_it_answers(rig: Rig) -> None:
+    rig.line.cut()
+    down = rig.wait_down()
+    assert down.detail == f"no answer from address {ADDRESS} on {rig.line.path}"
+    seen = len(rig.health.items)
+    rig.line.mend()
+    rig.wait_up(after=seen)
+    rig.reader().present(W26[1])
+    rig.reads.wait_for(1, WAIT)
+    assert rig.reads.items[0].credential == "card:0000066092"
+    assert rig.health.items[0].ok and rig.health.items[-1].ok
+
+
+def test_a_reader_libosdp_gave_up_on_is_back_within_seconds(rig: Rig) -> None:
+    rig.line.cut()
+    rig.wait_down()
+    # libosdp gives up after 8 s of silence and would wait five minutes; the driver starts afresh
+    wait_for(lambda: rig.driver.restarts >= 1, WAIT, "a fresh ControlPanel")
+    seen = len(rig.health.items)
+    rig.line.mend()
+    rig.wait_up(after=seen)
+    rig.reader().present(W34[1])
+    rig.reads.wait_for(1, WAIT)
+    assert rig.reads.items[0].credential == "card:0080928213"
+
+
+def test_a_pulled_adapter_is_down_and_reopened_when_it_is_back(rig: Rig, tmp_path: Path) -> None:
+    rig.reader().close()
+    rig.line.unplug()
+    down = rig.wait_down()
+    assert str(rig.line.path) in down.detail
+    seen = len(rig.health.items)
+    rig.line = PtyLine(rig.line.path)  # the adapter plugged in again, same udev link
+    rig.plug_in_reader(rig.key)
+    rig.wait_up(after=seen)
+    rig.reader().present(W26[2])
+    rig.reads.wait_for(1, WAIT)
+    assert rig.reads.items[0].credential == "card:0000070817"
+
+
+def test_the_readers_tamper_switch_is_an_input_change_named_after_it(rig: Rig) -> None:
+    rig.reader().tamper(True)
+    rig.reader().tamper(True)  # no change: no second report
+    rig.reader().tamper(False)
+    rig.inputs.wait_for(2, WAIT)  # the last report handled: the repeated one was too
+    assert rig.inputs.items == [
+        InputChange(Input.TAMPER, True, source="entrance"),
+        InputChange(Input.TAMPER, False, source="entrance"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "feedback", [Feedback.GRANTED, Feedback.DENIED, Feedback.NEEDS_APPROVAL, Feedback.IDLE]
+)
+def test_the_gates_feedback_reaches_the_readers_led_and_buzzer(
+    rig: Rig, feedback: Feedback
+) -> None:
+    expected = feedback_commands(feedback, led=True, buzzer=True)
+    rig.driver.show(feedback)
+    rig.commands.wait_for(len(expected), WAIT)
+    assert rig.commands.items == expected
+
+
+def test_the_lights_are_green_red_and_blinking_amber(rig: Rig) -> None:
+    green, red, amber = 2, 1, 3
+    for feedback in (Feedback.GRANTED, Feedback.DENIED, Feedback.NEEDS_APPROVAL):
+        before = len(rig.commands.items)
+        rig.driver.show(feedback)
+        rig.commands.wait_for(before + 3, WAIT)
+    leds = led_commands(rig.commands.items)
+    beeps = [c for c in rig.commands.items if c["command"] == 3]
+    # granted: green for 3 s, one short beep; denied: red, two beeps
+    assert leds[0]["temporary"] and leds[0]["on_color"] == green and leds[0]["timer_count"] == 30
+    assert (beeps[0]["rep_count"], beeps[0]["on_count"]) == (1, 1)
+    assert leds[2]["temporary"] and leds[2]["on_color"] == red
+    assert beeps[1]["rep_count"] == 2
+    # waiting for a guard: amber blinking until told otherwise, whatever was showing cancelled
+    assert not leds[4]["temporary"] and leds[4]["on_color"] == amber
+    assert leds[4]["on_count"] == leds[4]["off_count"] == 5
+    assert leds[5]["temporary"] and leds[5]["control_code"] == 1  # cancel the temporary one
+
+
+def test_garbage_on_the_line_never_stops_the_reader(rig: Rig) -> None:
+    noise = random.Random(19).randbytes(4096)
+    for i in range(0, len(noise), 256):
+        rig.line.inject(noise[i : i + 256])
+    rig.reader().present(W26[0])
+    rig.reads.wait_for(lambda items: any(r.credential for r in items), WAIT)
+    assert [r.credential for r in rig.reads.items if r.credential] == ["card:0005898564"]
+    assert rig.health.items[-1].ok
+
+
+def test_garbage_without_a_reader_is_no_answer_and_no_read(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, reader="none")
+    rig.driver.start()
+    try:
+        rig.line.inject(random.Random(7).randbytes(2048))
+        down = rig.wait_down()
+        assert f"address {ADDRESS}" in down.detail
+        seen = len(rig.health.items)
+        rig.plug_in_reader(rig.key)
+        rig.wait_up(after=seen)
+        rig.reader().present(W26[0])
+        rig.reads.wait_for(1, WAIT)
+    finally:
+        rig.close()
+    assert [r.credential for r in rig.reads.items] == ["card:0005898564"]
+
+
+def test_install_mode_gives_a_new_reader_its_key_once(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, reader="new", install_mode=True)
+    assert not rig.key_file.exists()
+    rig.driver.start()
+    try:
+        rig.wait_up()
+        key = load_scbk(rig.key_file)  # written before it was offered, readable by us alone
+        assert stat.S_IMODE(rig.key_file.stat().st_mode) == 0o600
+        assert [c for c in rig.commands.items if c["command"] == 5] == [
+            {"command": 5, "type": 1, "data": key}
+        ]
+        rig.driver.close()
+        # from now on the reader is an ordinary one: no install mode, the secure channel enforced
+        rig.driver = type(rig.driver)(
+            "entrance",
+            str(rig.line.path),
+            address=ADDRESS,
+            scbk_file=rig.key_file,
+            on_read=rig.reads,
+            on_health=rig.health,
+        )
+        seen = len(rig.health.items)
+        rig.driver.start()
+        rig.wait_up(after=seen)
+        rig.reader().present(W26[0])
+        rig.reads.wait_for(1, WAIT)
+    finally:
+        rig.close()
+    assert rig.reads.items[0].credential == "card:0005898564"
