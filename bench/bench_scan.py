@@ -18,8 +18,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from osdp_wire import raw_libosdp, through_driver
+
 from drivers.base import Feedback, Read
 from drivers.gpio import SimulatedGate
+from drivers.osdp_proto import card_event, card_read
 from drivers.raw import decode_raw
 from drivers.rdm6300 import encode_frame
 from drivers.wiegand import encode_wiegand26, encode_wiegand34
@@ -69,6 +72,7 @@ class TimedIO(SimulatedGate):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scans", type=int, default=3000)
+    parser.add_argument("--osdp", type=int, default=200, help="cards through a pty (default 200)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -109,22 +113,62 @@ def main() -> None:
             clock.advance(6)  # past unlock_seconds: the lock relocks, next scan unlocks again
             store.record(gate.tick())
         per_reader = {}
-        for fmt in RAW_FORMATS:  # each reader type on a fresh gate, at 17:30 again
+        for fmt in (*RAW_FORMATS, "osdp"):  # each reader type on a fresh gate, at 17:30 again
             clock = VirtualClock(datetime(2026, 11, 24, 17, 30, tzinfo=tz))
             gate = Gate(cfg, roster, io, clock)
             per_reader[fmt] = through_decoder(gate, io, store, clock, cards, fmt, args.scans // 3)
+        clock = VirtualClock(datetime(2026, 11, 24, 17, 30, tzinfo=tz))
+        wire = osdp_on_the_wire(Gate(cfg, roster, io, clock), io, store, clock, cards, args.osdp)
         store.close()
         io.close()
     report(raw, to_lock, full)
     base = statistics.median(raw)
     for fmt, samples in per_reader.items():
-        name = f"raw {fmt} -> decode -> decide -> lock"
+        name = f"{'osdp event' if fmt == 'osdp' else f'raw {fmt}'} -> decode -> decide -> lock"
         print(
             f"{name:<44} {pct(samples, 50) * 1000:>8.3f} {pct(samples, 99) * 1000:>8.3f} {pct(samples, 99) / base:>22.2f}"
         )
+    report_wire(*wire)
 
 
 RAW_FORMATS = ("rdm6300", "wiegand26", "wiegand34", "line")
+
+
+def osdp_on_the_wire(
+    gate: Gate, io: TimedIO, store: Store, clock: VirtualClock, cards: list[str], n: int
+) -> tuple[list[float], list[float]]:
+    """A card at a simulated OSDP reader on a pty -> lock command, beside bare libosdp."""
+    rng = random.Random("osdp-wire")
+    sample = [rng.choice(cards) for _ in range(n)]
+
+    def scan(read: Read) -> float | None:
+        gate.today.collected.clear()
+        before = io.lock_at
+        drafts = gate.scan(read)
+        lock_at = io.lock_at if io.lock_at != before else None
+        store.record(drafts)
+        return lock_at
+
+    def relock() -> None:
+        clock.advance(6)
+        store.record(gate.tick())
+
+    return raw_libosdp(sample), through_driver(sample, scan, relock)
+
+
+def report_wire(raw: list[float], ours: list[float]) -> None:
+    base = statistics.median(raw)
+    print(
+        f"{'OSDP over a pty, secure channel':<44} {'p50 ms':>8} {'p99 ms':>8} {'p99 / raw p50':>22}"
+    )
+    for name, samples in (
+        ("raw libosdp: PD card event -> CP callback", raw),
+        ("card at the reader -> driver -> lock", ours),
+    ):
+        print(
+            f"{name:<44} {pct(samples, 50) * 1000:>8.3f} {pct(samples, 99) * 1000:>8.3f} {pct(samples, 99) / base:>22.2f}"
+        )
+    print(f"samples: {len(raw)} raw, {len(ours)} through the driver (lock commands)")
 
 
 def raw_input(fmt: str, card: str) -> str:
@@ -145,10 +189,15 @@ def through_decoder(
     rng = random.Random(fmt)
     out = []
     for _ in range(n):
-        data = raw_input(fmt, rng.choice(cards))
+        card = rng.choice(cards)
+        event = card_event(raw_input("wiegand26", card)) if fmt == "osdp" else None
+        data = raw_input(fmt, card)
         gate.today.collected.clear()
         t0 = time.perf_counter()
-        drafts = gate.scan(decode_raw("entrance", fmt, data))
+        if event is not None:
+            drafts = gate.scan(card_read("entrance", event))
+        else:
+            drafts = gate.scan(decode_raw("entrance", fmt, data))
         if io.lock_at >= t0:
             out.append(io.lock_at - t0)
         store.record(drafts)

@@ -30,7 +30,7 @@ from typing import Any
 
 import osdp
 import serial
-from osdp import Capability, Event, EventNotification, LibFlag, LogLevel, PDInfo
+from osdp import Capability, Command, Event, EventNotification, LibFlag, LogLevel, PDInfo
 
 from drivers.base import Feedback, Input, InputChange, Read, ReadCallback
 from drivers.health import Backoff, HealthCallback, HealthState, ReadFilter
@@ -40,6 +40,7 @@ from drivers.osdp_proto import card_read, feedback_commands, tamper_of
 log = logging.getLogger(__name__)
 
 NO_ANSWER = 2.5  # seconds without a byte from a polled reader: it is down
+LINGER = 1.0  # seconds close() waits for LED and buzzer commands still on their way
 TICK = 0.1  # how often the watch looks at libosdp when nothing arrives
 LIBOSDP_LOG = LogLevel.Critical  # we report health ourselves; its log would repeat it
 InputCallback = Callable[[InputChange], None]
@@ -169,6 +170,8 @@ class OsdpReader:
         self._up = False
         self._lights = (False, False)  # (LED, buzzer) the reader said it has
         self._tamper: bool | None = None
+        self._sent = 0  # LED and buzzer commands handed to this panel...
+        self._done = 0  # ...and those libosdp has answered for
 
     # --- the gate's side ----------------------------------------------------------------
 
@@ -211,8 +214,9 @@ class OsdpReader:
     # --- the watch, on its own thread -----------------------------------------------------
 
     def _run(self) -> None:
+        closing_until: float | None = None
         try:
-            while not self._stop.is_set():
+            while True:
                 try:
                     item: tuple[Any, ...] | None = self._inbox.get(timeout=TICK)
                 except queue.Empty:
@@ -222,6 +226,13 @@ class OsdpReader:
                     self._on_event(item[1], item[2], item[3], now)
                 elif item is not None and item[0] == "show":
                     self._show(item[1])
+                elif item is not None and item[0] == "stop":
+                    closing_until = now + LINGER
+                if closing_until is not None:
+                    # the last feedback (hw-test's answer to the last card) still goes out
+                    if self._sent <= self._done or not self._up or now >= closing_until:
+                        break
+                    continue
                 self._supervise(now)
                 self._emit.flush()
         except Exception:  # a bug here must not leave libosdp's thread polling forever
@@ -251,6 +262,7 @@ class OsdpReader:
         self._channel, self._panel = channel, panel
         self._offline_at = None
         self._default_key = False
+        self._sent = self._done = 0
         panel.start()
 
     def _key(self) -> bytes:
@@ -364,7 +376,9 @@ class OsdpReader:
 
     def _notified(self, event: dict[str, Any], now: float) -> None:
         kind, active, default_key = event.get("type"), event.get("arg0"), event.get("arg1")
-        if kind == EventNotification.PeripheralDeviceStatus:
+        if kind == EventNotification.Command and active in (Command.LED, Command.Buzzer):
+            self._done += 1
+        elif kind == EventNotification.PeripheralDeviceStatus:
             if active:
                 self._offline_at = None
             elif self._offline_at is None:
@@ -390,8 +404,10 @@ class OsdpReader:
         if panel is None or not self._up:
             return
         led, buzzer = self._lights
-        panel.flush_commands(self.address)  # a newer feedback replaces what is still queued
+        # A newer feedback replaces what is still queued.
+        self._sent -= int(panel.flush_commands(self.address) or 0)
         for command in feedback_commands(feedback, led=led, buzzer=buzzer):
             if not panel.submit_command(self.address, command):
                 log.debug("reader %s: command refused by libosdp", self.name)
                 return
+            self._sent += 1

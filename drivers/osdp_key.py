@@ -80,21 +80,12 @@ def create_scbk(path: str | os.PathLike[str]) -> bytes:
 
 
 def key_problems(path: Path, install_mode: bool) -> list[tuple[str, str]]:
-    """What is wrong with a reader's key set-up, as (key, message) pairs for the config.
+    """What is wrong with a reader's key file, as (key, message) pairs for the config.
 
-    Without install mode the file must hold a usable key. With it, the file must not
-    exist yet (the key is made and handed over once) and its folder must be usable.
+    The file must hold a usable key, except in install mode before the key is made:
+    then only its folder has to be usable.
     """
-    if install_mode:
-        if path.exists() or path.is_symlink():
-            return [
-                (
-                    "install_mode",
-                    f"refused: the key file {path} exists, so this reader has been given its "
-                    "key; set install_mode = false (to give a new reader a new key, remove "
-                    "the file first)",
-                )
-            ]
+    if install_mode and not (path.exists() or path.is_symlink()):
         ancestor = path.parent
         while not ancestor.exists() and ancestor != ancestor.parent:
             ancestor = ancestor.parent
@@ -107,3 +98,13 @@ def key_problems(path: Path, install_mode: bool) -> list[tuple[str, str]]:
         hint = " (a new reader gets its key with install_mode = true)"
         return [("scbk_file", f"{err}{hint if not path.exists() else ''}")]
     return []
+
+
+def install_mode_refusal(path: Path) -> str | None:
+    """Why install mode must be switched off, once the key file exists (else None)."""
+    if not (path.exists() or path.is_symlink()):
+        return None
+    return (
+        f"refused: the key file {path} exists, so this reader has been given its key; "
+        "set install_mode = false (to give a new reader a new key, remove the file first)"
+    )

@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
     field_validator,
     model_validator,
@@ -151,7 +152,7 @@ class OsdpReaderConfig(Model):
     baudrate: Literal[9600, 19200, 38400, 57600, 115200, 230400] = 9600
     address: int = Field(ge=0, le=126)  # 127 is the broadcast address
     scbk_file: Path
-    install_mode: bool = False
+    install_mode: StrictBool = False  # a weakening of security: only true or false will do
 
 
 ReaderConfig = Annotated[

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import stat
 import threading
@@ -217,12 +218,16 @@ def test_garbage_without_a_reader_is_no_answer_and_no_read(tmp_path: Path) -> No
     assert [r.credential for r in rig.reads.items] == ["card:0005898564"]
 
 
-def test_install_mode_gives_a_new_reader_its_key_once(tmp_path: Path) -> None:
+def test_install_mode_gives_a_new_reader_its_key_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     rig = Rig(tmp_path, reader="new", install_mode=True)
     assert not rig.key_file.exists()
+    caplog.set_level(logging.WARNING, logger="drivers.osdp")
     rig.driver.start()
     try:
         rig.wait_up()
+        wait_for(lambda: "has its key now" in caplog.text, WAIT, "the hand-over to be logged")
         key = load_scbk(rig.key_file)  # written before it was offered, readable by us alone
         assert stat.S_IMODE(rig.key_file.stat().st_mode) == 0o600
         assert [c for c in rig.commands.items if c["command"] == 5] == [
@@ -246,3 +251,22 @@ def test_install_mode_gives_a_new_reader_its_key_once(tmp_path: Path) -> None:
     finally:
         rig.close()
     assert rig.reads.items[0].credential == "card:0005898564"
+    assert key.hex() not in caplog.text and key.hex().upper() not in caplog.text
+
+
+def test_install_mode_left_on_warns_and_still_needs_the_readers_key(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig = Rig(tmp_path)  # the reader already has our key; the file exists
+    rig.driver.install_mode = True
+    with caplog.at_level(logging.WARNING, logger="drivers.osdp"):
+        rig.driver.start()
+        try:
+            rig.wait_up()
+            rig.reader().present(W26[0])
+            rig.reads.wait_for(1, WAIT)
+        finally:
+            rig.close()
+    assert any("install_mode is on" in r.getMessage() for r in caplog.records)
+    assert rig.key is not None and load_scbk(rig.key_file) == rig.key  # never rewritten
+    assert all(rig.key.hex() not in r.getMessage() for r in caplog.records)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from edge.cli.common import config_or_exit
+from edge.cli.common import CliError, config_or_exit
 
 
 def register(sub: Any) -> None:
@@ -15,6 +15,12 @@ def register(sub: Any) -> None:
 
 
 def check_config(args: argparse.Namespace) -> int:
-    config_or_exit(args.file)
+    from edge.osdp_config import install_mode_problems
+
+    cfg = config_or_exit(args.file)
+    # install mode left on once the key exists: refused here, though the daemon still starts
+    refused = install_mode_problems(cfg.reader)
+    if refused:
+        raise CliError("\n".join(f"{args.file}: {key}: {why}" for key, why in refused))
     print(f"{args.file}: ok")
     return 0
