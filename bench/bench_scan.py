@@ -3,7 +3,10 @@
 Prints p50/p99 of (a) scan to the lock command and (b) the whole decision path
 including the durable write of the event, beside a raw SQLite WAL synchronous=FULL
 commit measured in the same run. Budget (DESIGN.md): p99 scan->lock <= 2 ms, i.e.
-<= 20 raw commits.
+<= 20 raw commits. Then each reader type's raw read through its decoder to the lock,
+and an OSDP card presented at libosdp's own reader side on a pty, through the secure
+channel and the driver to the lock, beside bare libosdp on the same kind of line
+(``osdp_wire.py``).
 """
 
 from __future__ import annotations

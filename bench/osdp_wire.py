@@ -21,8 +21,9 @@ import osdp
 from osdp import Event, LibFlag, LogLevel, PDInfo
 
 from drivers.base import Read
-from drivers.osdp import OsdpReader, SerialChannel
+from drivers.osdp import OsdpReader
 from drivers.osdp_key import create_scbk
+from drivers.osdp_link import SerialChannel
 from drivers.osdp_sim import PtyLine, SimulatedOsdpReader
 from drivers.wiegand import encode_wiegand26
 

@@ -28,13 +28,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import osdp
 import serial
 from osdp import Capability, Command, Event, EventNotification, LibFlag, LogLevel, PDInfo
 
 from drivers.base import Feedback, Input, InputChange, Read, ReadCallback
 from drivers.health import Backoff, HealthCallback, HealthState, ReadFilter
 from drivers.osdp_key import ScbkError, create_scbk, load_scbk
+from drivers.osdp_link import Panel, SerialChannel
 from drivers.osdp_proto import card_read, feedback_commands, tamper_of
 
 log = logging.getLogger(__name__)
@@ -44,81 +44,6 @@ LINGER = 1.0  # seconds close() waits for LED and buzzer commands still on their
 TICK = 0.1  # how often the watch looks at libosdp when nothing arrives
 LIBOSDP_LOG = LogLevel.Critical  # we report health ourselves; its log would repeat it
 InputCallback = Callable[[InputChange], None]
-
-
-class SerialChannel(osdp.Channel):
-    """An RS-485 adapter as libosdp's channel: reads never block and nothing raises.
-
-    libosdp calls these from its own thread inside a C function: an exception there
-    would poison its next call and end its thread. So every failure of the port
-    (pyserial's, the OS's, termios') is caught and noted in ``failure`` for the watch
-    to act on; ``last_rx`` says when the reader last sent anything.
-    """
-
-    def __init__(
-        self, port: str, baudrate: int, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        super().__init__()
-        self.port = port
-        self._serial = serial.Serial(port, baudrate=baudrate, timeout=0, write_timeout=1.0)
-        self._clock = clock
-        self.last_rx: float | None = None
-        self.failure: str | None = None
-
-    def read(self, max_bytes: int) -> bytes:
-        if self.failure is not None:
-            return b""
-        try:
-            data = bytes(self._serial.read(max_bytes))
-        except Exception as exc:  # see the class's docstring
-            self.failure = str(exc) or type(exc).__name__
-            return b""
-        if data:
-            self.last_rx = self._clock()
-        return data
-
-    def write(self, buf: bytes) -> int:
-        if self.failure is not None:
-            return 0
-        try:
-            return self._serial.write(buf) or 0
-        except Exception as exc:  # see the class's docstring
-            self.failure = str(exc) or type(exc).__name__
-            return 0
-
-    def flush(self) -> None:
-        if self.failure is None:
-            try:
-                self._serial.reset_input_buffer()
-            except Exception as exc:  # see the class's docstring
-                self.failure = str(exc) or type(exc).__name__
-
-    def close(self) -> None:
-        try:
-            self._serial.close()
-        except Exception as exc:  # closing a port that is gone
-            log.debug("closing %s: %s", self.port, exc)
-
-
-class _Panel(osdp.ControlPanel):
-    """libosdp's ControlPanel, handing each event on with the secure channel's state.
-
-    The state is read when the event arrives, on libosdp's thread: by the time the
-    watch sees the event, the channel may have come up, and a read sent in the clear
-    must never count as a secure one. The parent's own queue (for ``get_event``) is
-    left empty: nothing reads it, and it would grow for as long as the gate runs.
-    """
-
-    deliver: Callable[[dict[str, Any], bool], None]
-
-    def _internal_event_handler(self, pd: int, event: dict[str, Any]) -> int:
-        try:
-            secure = bool(self.ctx.sc_status() & (1 << pd))
-        except Exception:  # called from C: never raise; an unknown state is not secure
-            log.exception("libosdp: secure channel state unknown")
-            secure = False
-        self.deliver(event, secure)
-        return 0
 
 
 class OsdpReader:
@@ -156,7 +81,7 @@ class OsdpReader:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._scbk: bytes | None = None
-        self._panel: _Panel | None = None
+        self._panel: Panel | None = None
         self._channel: SerialChannel | None = None
         self._generation = 0
         self._restarts = 0
@@ -255,7 +180,7 @@ class OsdpReader:
         if not self.install_mode:
             flags.append(LibFlag.EnforceSecure)  # never fall back to the default key
         info = PDInfo(self.address, channel, scbk=key, name=self.name, flags=flags)
-        panel = _Panel([info], log_level=LIBOSDP_LOG)
+        panel = Panel([info], log_level=LIBOSDP_LOG)
         self._generation += 1
         generation = self._generation
         panel.deliver = lambda event, secure: self._inbox.put(("event", generation, event, secure))
@@ -335,7 +260,7 @@ class OsdpReader:
             "(a wrong key, a reader never given its key, or noise on the line)"
         )
 
-    def _came_up(self, panel: _Panel) -> None:
+    def _came_up(self, panel: Panel) -> None:
         self._up = True
         self._backoff.reset()
         self._lights = (
@@ -344,7 +269,7 @@ class OsdpReader:
         )
         self._health.report(True, f"secure channel with address {self.address} on {self.port}")
 
-    def _has(self, panel: _Panel, capability: int) -> bool:
+    def _has(self, panel: Panel, capability: int) -> bool:
         try:
             level, _ = panel.check_capability(self.address, capability)
         except (RuntimeError, ValueError, TypeError):
