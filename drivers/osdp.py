@@ -35,12 +35,18 @@ from drivers.base import Feedback, Input, InputChange, Read, ReadCallback
 from drivers.health import Backoff, HealthCallback, HealthState, ReadFilter
 from drivers.osdp_key import ScbkError, create_scbk, load_scbk
 from drivers.osdp_link import Panel, SerialChannel
-from drivers.osdp_proto import card_read, feedback_commands, tamper_of
+from drivers.osdp_proto import (
+    card_read,
+    endless_tone,
+    feedback_commands,
+    silence_command,
+    tamper_of,
+)
 
 log = logging.getLogger(__name__)
 
 NO_ANSWER = 2.5  # seconds without a byte from a polled reader: it is down
-LINGER = 1.0  # seconds close() waits for LED and buzzer commands still on their way
+LINGER = 3.0  # seconds close() waits at most for LED and buzzer commands on their way
 TICK = 0.1  # how often the watch looks at libosdp when nothing arrives
 LIBOSDP_LOG = LogLevel.Critical  # we report health ourselves; its log would repeat it
 InputCallback = Callable[[InputChange], None]
@@ -96,6 +102,7 @@ class OsdpReader:
         self._lights = (False, False)  # (LED, buzzer) the reader said it has
         self._tamper: bool | None = None
         self._sent = 0  # LED and buzzer commands handed to this panel...
+        self._tone_endless = False  # the last feedback's tone runs until the next one
         self._done = 0  # ...and those libosdp has answered for
 
     # --- the gate's side ----------------------------------------------------------------
@@ -153,6 +160,7 @@ class OsdpReader:
                     self._show(item[1])
                 elif item is not None and item[0] == "stop":
                     closing_until = now + LINGER
+                    self._silence()
                 if closing_until is not None:
                     # the last feedback (hw-test's answer to the last card) still goes out
                     if self._sent <= self._done or not self._up or now >= closing_until:
@@ -180,7 +188,12 @@ class OsdpReader:
         if not self.install_mode:
             flags.append(LibFlag.EnforceSecure)  # never fall back to the default key
         info = PDInfo(self.address, channel, scbk=key, name=self.name, flags=flags)
-        panel = Panel([info], log_level=LIBOSDP_LOG)
+        try:
+            panel = Panel([info], log_level=LIBOSDP_LOG)
+        except Exception as exc:  # libosdp's own refusal: a finding, never a crashed gate
+            channel.close()
+            self._failed(now, f"libosdp refused the set-up: {exc}")
+            return
         self._generation += 1
         generation = self._generation
         panel.deliver = lambda event, secure: self._inbox.put(("event", generation, event, secure))
@@ -300,17 +313,18 @@ class OsdpReader:
                 self._on_input(InputChange(Input.TAMPER, tamper, source=self.name))
 
     def _notified(self, event: dict[str, Any], now: float) -> None:
-        kind, active, default_key = event.get("type"), event.get("arg0"), event.get("arg1")
-        if kind == EventNotification.Command and active in (Command.LED, Command.Buzzer):
-            self._done += 1
+        kind, arg0, arg1 = event.get("type"), event.get("arg0"), event.get("arg1")
+        if kind == EventNotification.Command and arg0 in (Command.LED, Command.Buzzer):
+            self._done += 1  # answered (or failed): either way no longer on its way
         elif kind == EventNotification.PeripheralDeviceStatus:
-            if active:
+            if arg0:  # online
                 self._offline_at = None
             elif self._offline_at is None:
                 self._offline_at = now
                 self._offline_delay = self._backoff.next()
         elif kind == EventNotification.SecureChannelStatus:
-            self._default_key = bool(active and default_key)
+            active = bool(arg0)
+            self._default_key = active and bool(arg1)  # arg1: under the default key
             if self._default_key:
                 self._handing_key = True
                 log.warning(
@@ -336,3 +350,12 @@ class OsdpReader:
                 log.debug("reader %s: command refused by libosdp", self.name)
                 return
             self._sent += 1
+        self._tone_endless = buzzer and endless_tone(feedback)
+
+    def _silence(self) -> None:
+        """An alarm's tone must not outlive the gate's service: stop it when closing."""
+        panel = self._panel
+        if panel is not None and self._up and self._tone_endless:
+            if panel.submit_command(self.address, silence_command()):
+                self._sent += 1
+            self._tone_endless = False

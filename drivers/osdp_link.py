@@ -31,7 +31,11 @@ class SerialChannel(osdp.Channel):
     ) -> None:
         super().__init__()
         self.port = port
-        self._serial = serial.Serial(port, baudrate=baudrate, timeout=0, write_timeout=1.0)
+        # exclusive: a second program on the same bus (hw-test beside the daemon) would
+        # garble both; it is refused instead
+        self._serial = serial.Serial(
+            port, baudrate=baudrate, timeout=0, write_timeout=1.0, exclusive=True
+        )
         self._clock = clock
         self.last_rx: float | None = None
         self.failure: str | None = None

@@ -172,6 +172,16 @@ def _buzzer(tone: Tone | None) -> dict[str, Any]:
     }
 
 
+def silence_command() -> dict[str, Any]:
+    """The buzzer off: an alarm's tone lasts until the next buzzer command."""
+    return _buzzer(None)
+
+
+def endless_tone(feedback: Feedback) -> bool:
+    tone = PATTERNS[feedback].tone
+    return tone is not None and tone.times == 0
+
+
 def feedback_commands(feedback: Feedback, *, led: bool, buzzer: bool) -> list[dict[str, Any]]:
     """The commands that show ``feedback`` on a reader, most visible first.
 

@@ -12,7 +12,7 @@ import pytest
 
 from drivers.osdp_key import ScbkError, create_scbk, load_scbk
 from edge.config import OsdpReaderConfig, load_config
-from edge.doctor import Level, Probes, check_reader
+from edge.ops.doctor import Level, Probes, check_reader
 from tests.rosters import write_small_roster
 
 KEY = "00112233445566778899aabbccddeeff"

@@ -11,13 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from drivers.base import Feedback, Input, InputChange
+from drivers.base import Feedback, Input, InputChange, Read
+from drivers.health import ReaderHealth
+from drivers.osdp import OsdpReader
 from drivers.osdp_key import load_scbk
-from drivers.osdp_proto import feedback_commands
+from drivers.osdp_proto import feedback_commands, silence_command
 from drivers.osdp_sim import PtyLine
 from drivers.wiegand import decode_bits
 from tests.conftest import wait_for
 from tests.osdp_support import ADDRESS, WAIT, Rig, led_commands
+from tests.reader_support import Log
 
 W26 = ["00101101000000001010001000", "10000000100000010001011001", "00000000100010100101000011"]
 W34 = ["1000000000000000100000000000000010", "1000001001101001011011101110101010"]
@@ -270,3 +273,35 @@ def test_install_mode_left_on_warns_and_still_needs_the_readers_key(
     assert any("install_mode is on" in r.getMessage() for r in caplog.records)
     assert rig.key is not None and load_scbk(rig.key_file) == rig.key  # never rewritten
     assert all(rig.key.hex() not in r.getMessage() for r in caplog.records)
+
+
+def test_a_second_program_on_the_same_adapter_is_refused(rig: Rig) -> None:
+    health = Log[ReaderHealth]()
+    other = OsdpReader(
+        "hw-test",
+        str(rig.line.path),
+        address=ADDRESS,
+        scbk_file=rig.key_file,
+        on_read=Log[Read](),
+        on_health=health,
+    )
+    other.start()
+    try:
+        health.wait_for(1, WAIT)
+    finally:
+        other.close()
+    assert not health.items[0].ok
+    assert health.items[0].detail.startswith(f"cannot open {rig.line.path}")
+    rig.reader().present(W26[0])  # the gate's own driver never noticed
+    rig.reads.wait_for(1, WAIT)
+    assert rig.reads.items[0].credential == "card:0005898564"
+
+
+def test_an_alarms_endless_tone_does_not_outlive_the_driver(rig: Rig) -> None:
+    alarm = feedback_commands(Feedback.ALARM, led=True, buzzer=True)
+    rig.driver.show(Feedback.ALARM)
+    rig.commands.wait_for(len(alarm), WAIT)
+    rig.driver.close()
+    rig.commands.wait_for(len(alarm) + 1, WAIT)
+    assert rig.commands.items == [*alarm, silence_command()]
+    assert alarm[1]["rep_count"] == 0  # the alarm's tone: until the next buzzer command
