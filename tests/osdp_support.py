@@ -6,6 +6,8 @@ secure channel handshake and libosdp's polling run on threads of a loaded machin
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +16,30 @@ from drivers.health import ReaderHealth
 from drivers.osdp import OsdpReader
 from drivers.osdp_key import create_scbk
 from drivers.osdp_sim import PtyLine, SimulatedOsdpReader
+from tests.conftest import wait_for
 from tests.reader_support import Log
 
 ADDRESS = 5
 WAIT = 30.0  # seconds: far above what any of these takes, even on a busy machine
+AGAIN = 5.0  # seconds without a result before the card is shown again
+
+
+def until_seen(present: Callable[[], None], seen: Callable[[], object]) -> None:
+    """Show a card as a person does: again when nothing came of it within AGAIN seconds.
+
+    On a heavily loaded machine libosdp can lose a card event (a reply later than its
+    200 ms response timeout); a person at the reader then shows the card again. A
+    card that is never read still fails, after WAIT seconds.
+    """
+    deadline = time.monotonic() + WAIT
+    while True:
+        present()
+        try:
+            wait_for(seen, AGAIN, "the card to be read")
+            return
+        except AssertionError:
+            if time.monotonic() >= deadline:
+                raise
 
 
 def led_commands(commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -68,6 +90,15 @@ class Rig:
         )
         self.pd.start()
         return self.pd
+
+    def read_card(self, bits: str, *, wiegand: bool = True) -> Read:
+        """Show a card at the reader until the driver reports a read; that read."""
+        before = len(self.reads.items)
+        until_seen(
+            lambda: self.reader().present(bits, wiegand=wiegand),
+            lambda: len(self.reads.items) > before,
+        )
+        return self.reads.items[before]
 
     def reader(self) -> SimulatedOsdpReader:
         assert self.pd is not None

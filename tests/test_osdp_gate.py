@@ -26,7 +26,7 @@ from edge.console.live import describe
 from edge.readers import make_reader
 from edge.roster_load import load_roster
 from tests.conftest import free_port, wait_for
-from tests.osdp_support import WAIT
+from tests.osdp_support import WAIT, until_seen
 from tests.reader_support import Log
 from tests.rosters import write_small_roster
 from tests.test_daemon import stored
@@ -126,13 +126,16 @@ def reader_state(gate: Gate) -> dict[str, Any]:
 
 def test_a_card_at_an_osdp_reader_opens_the_gate_and_lights_that_reader(gate: Gate) -> None:
     wait_for(lambda: reader_state(gate).get("ok"), WAIT, "the secure channel")
-    gate.reader.present(STAFF_CARD)
     granted = feedback_commands(Feedback.GRANTED, led=True, buzzer=True)
-    gate.commands.wait_for(len(granted), WAIT)
+    until_seen(
+        lambda: gate.reader.present(STAFF_CARD), lambda: len(gate.commands.items) >= len(granted)
+    )
     assert gate.commands.items == granted  # green and one beep, at the reader that read
-    gate.reader.present(UNKNOWN_CARD)
     denied = feedback_commands(Feedback.DENIED, led=True, buzzer=True)
-    gate.commands.wait_for(len(granted) + len(denied), WAIT)
+    until_seen(
+        lambda: gate.reader.present(UNKNOWN_CARD),
+        lambda: len(gate.commands.items) >= len(granted) + len(denied),
+    )
     assert gate.commands.items[len(granted) :] == denied
     access = wait_for(lambda: len(gate.events("access")) >= 2 and gate.events("access"), WAIT)
     assert [(e["decision"], e["reason"], e["credential"], e["reader"]) for e in access] == [
@@ -145,8 +148,8 @@ def test_a_card_at_an_osdp_reader_opens_the_gate_and_lights_that_reader(gate: Ga
 
 def test_tamper_and_a_silent_reader_show_in_the_log_and_the_state(gate: Gate) -> None:
     wait_for(lambda: reader_state(gate).get("ok"), WAIT, "the secure channel")
-    gate.reader.tamper(True)
-    alarm = wait_for(lambda: gate.events("alarm", "tamper"), WAIT, "the tamper alarm")
+    until_seen(lambda: gate.reader.tamper(True), lambda: gate.events("alarm", "tamper"))
+    alarm = gate.events("alarm", "tamper")
     assert [(e["reader"], e["detail"]) for e in alarm] == [("entrance", {"active": True})]
     gate.line.cut()
     down = wait_for(lambda: gate.events("system", "reader_down"), WAIT, "reader_down")
@@ -179,11 +182,13 @@ def test_hw_test_reports_an_osdp_reader_and_answers_its_card_on_its_lights(
     run = Run(gate, {"entrance": functools.partial(make_reader, rc, gate)}, wait=120.0)
     try:
         wait_for(lambda: "reader entrance: ok" in run.out.getvalue(), WAIT, "the secure channel")
-        reader.tamper(True)
-        wait_for(lambda: "reader entrance: tamper active" in run.out.getvalue(), WAIT, "tamper")
+        until_seen(
+            lambda: reader.tamper(True),
+            lambda: "reader entrance: tamper active" in run.out.getvalue(),
+        )
         for inp in gate.inputs:
             gate.drive(inp, True)
-        reader.present(STAFF_CARD)
+        until_seen(lambda: reader.present(STAFF_CARD), lambda: "card:" in run.out.getvalue())
         result = run.join()
     finally:
         reader.close()
