@@ -23,6 +23,7 @@ from drivers.wiegand import encode_wiegand26
 from edge.config import OsdpReaderConfig
 from edge.console.i18n import Words
 from edge.console.live import describe
+from edge.events import Event
 from edge.readers import make_reader
 from edge.roster_load import load_roster
 from tests.conftest import free_port, wait_for
@@ -163,7 +164,7 @@ def test_tamper_and_a_silent_reader_show_in_the_log_and_the_state(gate: Gate) ->
     assert wait_for(lambda: reader_state(gate).get("ok"), WAIT, "the state to say so")
     # the console's live view says why the reader went down
     roster = load_roster(gate.cfg.parent / "roster")
-    view = describe(down[0], roster, Words("en"), ZoneInfo("Asia/Shanghai"))
+    view = describe(Event.from_json(down[0]), roster, Words("en"), ZoneInfo("Asia/Shanghai"))
     assert (view.reader, view.note) == ("entrance", down[0]["detail"]["detail"])
 
 
