@@ -24,6 +24,7 @@ from edge.config import Config
 from edge.events import Draft, Event, EventType, Reason
 from edge.gate import Gate
 from edge.guard import GuardAction
+from edge.ops.daemon_lock import DaemonLock, lock_store
 from edge.roster import Roster, roster_from_json
 from edge.roster_load import load_roster
 from edge.rules import Mode
@@ -68,11 +69,13 @@ class Daemon:
         self.early_signals: list[int] = []  # SIGTERM before the loop ran: stop at once
         # Components add their own lines to status() (e.g. whether today's device check is done).
         self.status_parts: dict[str, Callable[[], Any]] = {}
+        self.store_lock: DaemonLock | None = None
 
     # --- start and stop -------------------------------------------------------------
 
     def open(self) -> None:
         cfg = self.cfg
+        self.store_lock = lock_store(cfg.store.path)  # StoreInUse: another daemon has it
         self.store = Store(cfg.store.path, site=cfg.site.id, gate=cfg.gate.id)
         self.roster = self._load_roster()
         mode = self._start_mode()
@@ -152,6 +155,8 @@ class Daemon:
         self.io.set_lock(False)  # the safe state: locked
         self.io.close()
         self.store.close()
+        if self.store_lock is not None:
+            self.store_lock.release()
 
     def _start_extras(self) -> None:
         """MQTT link and console, when configured."""

@@ -17,6 +17,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edge.daemon import run_daemon
+    from edge.ops.daemon_lock import StoreInUse
     from edge.roster import RosterError
 
     cfg = config_or_exit(args.config)  # before any pin, port or file is touched
@@ -27,3 +28,5 @@ def run(args: argparse.Namespace) -> int:
         return run_daemon(cfg, site_key=site_key)
     except RosterError as err:
         raise CliError("\n".join(f"roster: {p}" for p in err.problems)) from None
+    except StoreInUse as err:
+        raise CliError(str(err), code=1) from None
