@@ -46,7 +46,7 @@ enabled = {enabled}
 host = "127.0.0.1"
 port = {port}
 language = "{language}"
-session_minutes = 60
+{console_keys}
 [[reader]]
 name = "entrance"
 type = "line"
@@ -55,14 +55,19 @@ path = "var/entrance.fifo"
 
 
 def make_config(
-    folder: Path, *, port: int = 8080, enabled: bool = False, language: str = "en"
+    folder: Path,
+    *,
+    port: int = 8080,
+    enabled: bool = False,
+    language: str = "en",
+    console_keys: str = "session_minutes = 60",
 ) -> Config:
     write_roster(folder / "roster", classes=3, children=12, guardians=15, staff=4)
     path = folder / "gate.toml"
-    path.write_text(
-        CONFIG.format(enabled=str(enabled).lower(), port=port, language=language),
-        encoding="utf-8",
+    text = CONFIG.format(
+        enabled=str(enabled).lower(), port=port, language=language, console_keys=console_keys
     )
+    path.write_text(text, encoding="utf-8")
     return load_config(path)
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,15 +11,8 @@ from fastapi.responses import Response, StreamingResponse
 
 from edge.console.auth import SESSION_COOKIE
 from edge.console.host import refusal
-from edge.console.i18n import Words
-from edge.console.live import (
-    ChildLine,
-    EventView,
-    blocked_alarm,
-    children_of,
-    describe,
-    shown,
-)
+from edge.console.live import ChildLine, EventView, children_of, describe
+from edge.console.stream import events_for, resume_point
 from edge.console.web import (
     back,
     console,
@@ -39,7 +29,6 @@ from edge.guard import GuardAction
 log = logging.getLogger(__name__)
 router = APIRouter()
 
-HEARTBEAT_SECONDS = 15.0
 CONTROL_ACTIONS = ("open", "lockdown", "evacuate", "normal")
 MAX_OPEN_REASON = 200
 
@@ -104,7 +93,8 @@ async def alarms_fragment(request: Request) -> Response:
     session = session_of(request)
     if session is None:
         return Response(status_code=401)
-    return render(request, "_alarms.html", session)
+    then = safe_next(request.query_params.get("then"))
+    return render(request, "_alarms.html", session, then=then)
 
 
 @router.get("/live/stream")
@@ -112,52 +102,10 @@ async def stream(request: Request) -> Response:
     if session_of(request) is None:
         return Response(status_code=401)
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    return StreamingResponse(_stream(request), media_type="text/event-stream", headers=headers)
-
-
-async def _stream(request: Request) -> AsyncIterator[str]:
-    con, t = console(request), words(request)
+    after = resume_point(request.headers.get("last-event-id"), request.query_params.get("after"))
     token = request.cookies.get(SESSION_COOKIE)
-    client = con.live.connect()
-    try:
-        yield "retry: 2000\n\n"
-        while True:
-            try:
-                batch = await asyncio.wait_for(client.queue.get(), HEARTBEAT_SECONDS)
-            except TimeoutError:
-                if con.sessions.get(token) is None:
-                    yield "event: signin\ndata: {}\n\n"
-                    return
-                yield ": ping\n\n"
-                continue
-            if batch is None:
-                return
-            if client.overflowed:
-                yield "event: reload\ndata: {}\n\n"
-                return
-            for event in batch:
-                yield f"event: gate\ndata: {json.dumps(_payload(con, t, event))}\n\n"
-    finally:
-        con.live.disconnect(client)
-
-
-def _payload(con: Any, t: Words, event: Event) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": event.id,
-        "type": str(event.type),
-        "reason": str(event.reason),
-        "decision": None if event.decision is None else str(event.decision),
-    }
-    if shown(event):
-        view = describe(event, con.host.gate.roster, t, con.host.cfg.site.tz)
-        out["html"] = con.templates.get_template("_event.html").render(e=view, t=t)
-    out["alarm"] = blocked_alarm(event)
-    out["pending"] = event.type is EventType.ACCESS or event.reason is Reason.NO_PENDING_APPROVAL
-    out["mode"] = event.mode if event.type is EventType.MODE else None
-    if out["mode"]:
-        out["mode_words"] = t.of("mode", out["mode"])
-    out["pending_count"] = len(con.host.gate.today.pending)
-    return out
+    events = events_for(console(request), words(request), token, after)
+    return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
 
 @router.post("/pending/{verb}")
@@ -180,12 +128,12 @@ async def decide_pending(request: Request, verb: str) -> Response:
 
 @router.post("/alarm/ack")
 async def acknowledge(request: Request) -> Response:
+    """A guard saw the alarm; back to the page they were on (the script stays on it)."""
     session, form = await signed_form(request)
     event_id = str(form.get("event") or "")[:40]
-    if event_id:
-        console(request).live.ack(event_id)
+    if event_id and console(request).live.ack(event_id, by=session.user.name):
         log.info("console: %s acknowledged alarm %s", session.user.name, event_id)
-    return back("/")
+    return back(safe_next(str(form.get("then") or "/")))
 
 
 # --- manual control, each action confirmed on a second page ------------------------------

@@ -127,6 +127,28 @@ class EventLog(Database):
             if event is not None:
                 yield event
 
+    def after(self, event_id: str, *, since: datetime, limit: int) -> list[Event] | None:
+        """Events after the one with ``event_id`` ("": all), none before ``since``, oldest
+        first; None when that id is not in the log or more than ``limit`` follow it."""
+        floor = (since.astimezone(UTC) - timedelta(hours=14)).date().isoformat()
+        with self.reading() as db:
+            start = 0
+            if event_id:
+                row = db.execute("SELECT seq FROM events WHERE id = ?", (event_id,)).fetchone()
+                if row is None:
+                    return None
+                start = row[0]
+            rows = db.execute(
+                "SELECT seq, body, ts FROM events WHERE seq > ? AND ts >= ? ORDER BY seq LIMIT ?",
+                (start, floor, limit + 1),
+            ).fetchall()
+        if len(rows) > limit:
+            return None
+        found = (
+            read_event(seq, body) for seq, body, ts in rows if datetime.fromisoformat(ts) >= since
+        )
+        return [e for e in found if e is not None]
+
     def last_event(self) -> Event | None:
         with self.reading() as db:
             row = db.execute("SELECT seq, body FROM events ORDER BY seq DESC LIMIT 1").fetchone()
