@@ -81,6 +81,7 @@ class Reason(enum.StrEnum):
     FIRE_ALARM = "fire_alarm"
     FIRE_ALARM_CLEARED = "fire_alarm_cleared"
     TAMPER = "tamper"
+    ALARM_ACKNOWLEDGED = "alarm_acknowledged"  # a guard saw a blocked-person alarm: by, when
     # visitor
     VISITOR_IN = "visitor_in"
     VISITOR_OUT = "visitor_out"

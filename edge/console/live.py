@@ -8,7 +8,6 @@ reload rather than let its queue grow without limit.
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +18,6 @@ from edge.roster import Roster
 
 QUEUE_SIZE = 200
 SHOWN_TYPES = frozenset(EventType) - {EventType.SYSTEM, EventType.DOOR}
-ACK_KEY = "console_acked_alarms"
-ACK_KEEP = 100
 
 
 def shown(event: Event) -> bool:
@@ -78,20 +75,32 @@ class Live:
 
     # --- blocked-person alarms, until a guard acknowledges them -----------------------
 
-    def acked(self) -> list[str]:
-        return list(json.loads(self.host.store.get_state(ACK_KEY) or "[]"))
+    def ack(self, event_id: str, *, by: str) -> list[Event]:
+        """Record that ``by`` saw the alarm: an event every console and the office get.
 
-    def ack(self, event_id: str) -> None:
-        ids = [*[i for i in self.acked() if i != event_id][-ACK_KEEP:], event_id]
-        self.host.store.set_state(ACK_KEY, json.dumps(ids))
+        Nothing is recorded for an alarm that is not open (unknown, or acknowledged already).
+        """
+        alarm = next((e for e in self.open_alarms() if e.id == event_id), None)
+        if alarm is None:
+            return []
+        draft = self.host.gate.draft(
+            EventType.ALARM,
+            Reason.ALARM_ACKNOWLEDGED,
+            by=by,
+            children=alarm.children,
+            detail={"alarm": event_id},
+        )
+        return self.host.record([draft])
 
     def open_alarms(self) -> list[Event]:
-        """Today's blocked-person alarms that no guard has acknowledged yet."""
-        alarms = self.host.store.newest(20, type=EventType.ALARM, reason=Reason.BLOCKED_PERSON)
+        """Today's blocked-person alarms that no guard has acknowledged yet, newest first."""
         tz = self.host.cfg.site.tz
         today = self.host.clock.now().astimezone(tz).date()
-        acked = set(self.acked())
-        return [e for e in alarms if e.id not in acked and e.local_day(tz) == today]
+        alarms = [
+            e for e in self.host.store.newest(200, type=EventType.ALARM) if e.local_day(tz) == today
+        ]
+        acked = {e.detail.get("alarm") for e in alarms if e.reason is Reason.ALARM_ACKNOWLEDGED}
+        return [e for e in alarms if e.reason is Reason.BLOCKED_PERSON and e.id not in acked]
 
     def recent(self, limit: int = 40) -> list[Event]:
         """Today's latest events the live list shows, newest first."""
