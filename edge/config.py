@@ -225,7 +225,10 @@ class ConsoleConfig(Model):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     language: Literal["zh", "en"] = "zh"
-    session_minutes: int = Field(default=480, ge=1, le=24 * 60)
+    # A sign-in slides: unused for idle_minutes it ends; in use, it ends session_minutes
+    # after sign-in at the latest (12 hours: a school day from 07:00 to 19:00).
+    session_minutes: int = Field(default=720, ge=1, le=24 * 60)
+    idle_minutes: int = Field(default=60, ge=1, le=24 * 60)
 
 
 class CameraConfig(Model):

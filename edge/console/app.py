@@ -89,7 +89,12 @@ def build_console(host: GateHost) -> Console:
     return Console(
         host=host,
         users=Users(host.store, host.clock.now),
-        sessions=Sessions(host.store, host.clock.now, host.cfg.console.session_minutes),
+        sessions=Sessions(
+            host.store,
+            host.clock.now,
+            host.cfg.console.session_minutes,
+            host.cfg.console.idle_minutes,
+        ),
         visitors=visitors,
         checks=DeviceChecks(host),
         repairs=RepairLog(host),

@@ -139,32 +139,54 @@ def _digest(token: str) -> str:
 
 
 class Sessions:
-    """Server-side sessions with a fixed lifetime from sign-in (a guard's shift)."""
+    """Server-side sessions that slide: each use moves the end ``idle`` later, up to a cap.
 
-    def __init__(self, store: Store, now: Callable[[], datetime], minutes: int) -> None:
+    A page left open on the gate's screen uses its session (its live stream asks every few
+    seconds), so the screen never signs itself out before pickup; a phone put away stops
+    asking, and its session ends after ``idle_minutes``. None outlives ``cap_minutes``.
+    """
+
+    TOUCH_STEP = 60.0  # seconds: a request moves the stored end only when it gains this much
+
+    def __init__(
+        self,
+        store: Store,
+        now: Callable[[], datetime],
+        cap_minutes: int,
+        idle_minutes: int | None = None,
+    ) -> None:
         self.accounts = store.accounts
         self.now = now
-        self.seconds = minutes * 60
+        self.seconds = cap_minutes * 60  # the longest a sign-in lasts (the cookie's age too)
+        self.idle = min(self.seconds, (idle_minutes or cap_minutes) * 60)
 
     def create(self, user: User) -> tuple[str, Session]:
         token = secrets.token_urlsafe(32)
         now = self.now().timestamp()
-        session = Session(_digest(token), user, secrets.token_urlsafe(32), now + self.seconds)
+        session = Session(_digest(token), user, secrets.token_urlsafe(32), now + self.idle)
         self.accounts.open_session(
             session.id_hash, user.name, session.csrf, now=now, until=session.expires_at
         )
         return token, session
 
     def get(self, token: str | None) -> Session | None:
+        """The session behind ``token``, its end moved later (it is being used); or None."""
         if not token or len(token) > 100:
             return None
         row = self.accounts.session(_digest(token))
         if row is None:
             return None
-        if row.expires_at <= self.now().timestamp():
+        now = self.now().timestamp()
+        cap = row.created_at + self.seconds
+        ends = min(row.expires_at, cap)
+        if ends <= now:
             self.end(token)
             return None
-        return Session(row.id_hash, User(row.user, row.role), row.csrf, row.expires_at)
+        slid = min(now + self.idle, cap)
+        if slid - ends >= self.TOUCH_STEP:
+            self.accounts.extend_session(row.id_hash, slid)
+            ends = slid
+        return Session(row.id_hash, User(row.user, row.role), row.csrf, ends)
 
     def end(self, token: str | None) -> None:
         if token:

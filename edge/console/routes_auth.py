@@ -46,7 +46,15 @@ def _cookie(response: Response, request: Request, name: str, value: str, max_age
     )
 
 
-def _login_page(request: Request, status_code: int = 200, error: str = "") -> Response:
+def _login_page(
+    request: Request,
+    status_code: int = 200,
+    error: str = "",
+    *,
+    name: str = "",
+    target: str | None = None,
+) -> Response:
+    """The sign-in form; after a failed try it keeps the name and where the guard was going."""
     token = secrets.token_urlsafe(24)
     response = render(
         request,
@@ -55,7 +63,8 @@ def _login_page(request: Request, status_code: int = 200, error: str = "") -> Re
         status_code=status_code,
         csrf=token,
         error=error,
-        next=safe_next(request.query_params.get("next")),
+        name=name,
+        next=safe_next(target if target is not None else request.query_params.get("next")),
     )
     _cookie(response, request, LOGIN_COOKIE, token, 3600)
     return response
@@ -64,7 +73,7 @@ def _login_page(request: Request, status_code: int = 200, error: str = "") -> Re
 @router.get("/login")
 async def login_page(request: Request) -> Response:
     if session_of(request) is not None:
-        return back("/")
+        return back(safe_next(request.query_params.get("next")))
     return _login_page(request)
 
 
@@ -75,18 +84,20 @@ async def login(request: Request) -> Response:
     name = str(form.get("name") or "").strip()[:64]
     secret = str(form.get("secret") or "")[:256]
     address = request.client.host if request.client else "unknown"
+    target = safe_next(str(form.get("next") or "/"))
     now = con.host.clock.monotonic()
     wait = max(
         con.user_lock.locked_for(f"user:{name}", now),
         con.addr_lock.locked_for(f"addr:{address}", now),
     )
     if wait:
-        return _login_page(request, 429, t("locked_out", minutes=math.ceil(wait / 60)))
+        minutes = math.ceil(wait / 60)
+        return _login_page(request, 429, t("locked_out", minutes=minutes), name=name, target=target)
     found = con.users.hash_of(name)
     # argon2 takes tens of milliseconds on purpose: off the loop, so the gate never waits.
     ok = await asyncio.to_thread(check_secret, found[1] if found else None, secret)
     if not ok or found is None:
-        return _failed(request, name, address, known=found is not None)
+        return _failed(request, name, address, known=found is not None, target=target)
     user, stored = found
     con.user_lock.success(f"user:{name}")
     con.addr_lock.success(f"addr:{address}")
@@ -94,14 +105,13 @@ async def login(request: Request) -> Response:
         con.users.set_hash(name, await asyncio.to_thread(hash_secret, secret))
     token, _ = con.sessions.create(user)
     log.info("console: %s signed in from %s", name, address)
-    target = safe_next(str(form.get("next") or "/"))
     response = back(target)
     _cookie(response, request, SESSION_COOKIE, token, con.sessions.seconds)
     response.delete_cookie(LOGIN_COOKIE, path="/")
     return response
 
 
-def _failed(request: Request, name: str, address: str, *, known: bool) -> Response:
+def _failed(request: Request, name: str, address: str, *, known: bool, target: str) -> Response:
     con, t = console(request), words(request)
     now = con.host.clock.monotonic()
     locked = [
@@ -123,8 +133,8 @@ def _failed(request: Request, name: str, address: str, *, known: bool) -> Respon
             ]
         )
         minutes = math.ceil(con.user_lock.duration / 60)
-        return _login_page(request, 429, t("locked_out", minutes=minutes))
-    return _login_page(request, 401, t("bad_login"))
+        return _login_page(request, 429, t("locked_out", minutes=minutes), name=name, target=target)
+    return _login_page(request, 401, t("bad_login"), name=name, target=target)
 
 
 @router.post("/logout")

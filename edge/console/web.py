@@ -70,12 +70,21 @@ def page_session(request: Request) -> Session:
     """The signed-in session for a page; without one the guard is sent to sign in."""
     session = session_of(request)
     if session is None:
-        raise SignInNeeded(request.url.path)
+        query = request.url.query
+        raise SignInNeeded(request.url.path + (f"?{query}" if query else ""))
     return session
 
 
 def sign_in_redirect(path: str) -> RedirectResponse:
-    return RedirectResponse(f"/login?next={quote(path, safe='/')}", status_code=303)
+    return RedirectResponse(f"/login?next={quote(safe_next(path), safe='/')}", status_code=303)
+
+
+def _page_it_came_from(request: Request) -> str:
+    """The path of this console's page a form was posted from ("/" if not known)."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.headers.get("host", "") or not referer.path:
+        return "/"
+    return referer.path + (f"?{referer.query}" if referer.query else "")
 
 
 def _same_origin(request: Request) -> bool:
@@ -95,6 +104,10 @@ async def read_form(request: Request) -> FormData:
 async def signed_form(request: Request, *, admin: bool = False) -> tuple[Session, FormData]:
     """The session and form of a POST, refused (403) without a session or a good token."""
     session = session_of(request)
+    if session is None and request.headers.get("origin") and _same_origin(request):
+        # A guard's own form, posted after the session ended: sign in, then back to that
+        # page (whose draft the browser kept). Nothing was done, nothing is lost.
+        raise SignInNeeded(_page_it_came_from(request))
     if session is None or not _same_origin(request):
         raise Refused(403, "session_needed")
     form = await read_form(request)

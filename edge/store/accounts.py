@@ -26,6 +26,7 @@ class SessionRow:
     role: str
     csrf: str
     expires_at: float
+    created_at: float
 
 
 class AccountTable:
@@ -89,11 +90,19 @@ class AccountTable:
         """The session with this id hash, of an enabled account (expired or not)."""
         with self._db.reading() as db:
             row = db.execute(
-                "SELECT s.id_hash, u.name, u.role, s.csrf, s.expires_at FROM console_sessions s "
+                "SELECT s.id_hash, u.name, u.role, s.csrf, s.expires_at, s.created_at "
+                "FROM console_sessions s "
                 "JOIN console_users u ON u.name = s.user WHERE s.id_hash = ? AND u.disabled = 0",
                 (id_hash,),
             ).fetchone()
         return None if row is None else SessionRow(*row)
+
+    def extend_session(self, id_hash: str, until: float) -> None:
+        """A session in use lasts until ``until`` now (sliding expiry)."""
+        with self._db.transaction() as db:
+            db.execute(
+                "UPDATE console_sessions SET expires_at = ? WHERE id_hash = ?", (until, id_hash)
+            )
 
     def end_session(self, id_hash: str) -> None:
         with self._db.transaction() as db:
