@@ -17,6 +17,7 @@ from edge.console.checks import (
     parse_repair,
 )
 from edge.console.forms import FormError
+from edge.console.i18n import Words
 from edge.console.web import back, console, page_session, render, signed_form, words
 
 router = APIRouter()
@@ -33,16 +34,21 @@ def _check_page(
     errors: dict[str, str] | None = None,
 ) -> Response:
     session = page_session(request)
-    con = console(request)
+    con, t = console(request), words(request)
     tz = con.host.cfg.site.tz
-    seen = {k: _clock(ts, tz) for k, ts in con.checks.evidence().items()}
+    now = con.host.clock.now()
+    seen = {k: _seen(t, ts, now, tz) for k, ts in con.checks.evidence().items()}
     last = con.checks.last
+    steps = check_steps(con.host)
+    labels = {s.key: t(s.label, **dict(s.values)) for s in steps}
     return render(
         request,
         "check.html",
         session,
         status_code=status_code,
-        steps=check_steps(con.host),
+        steps=steps,
+        labels=labels,
+        last_failed=[labels.get(k, k) for k in (last.detail.get("failed", []) if last else [])],
         results=RESULTS,
         seen=seen,
         values=values or {},
@@ -50,6 +56,12 @@ def _check_page(
         last=last,
         last_time=_clock(last.ts, tz) if last else "",
     )
+
+
+def _seen(t: Words, when: datetime, now: datetime, tz: tzinfo) -> str:
+    """When the gate saw a device work, and how long ago: never "just now" when it was not."""
+    ago = max(0, int((now - when).total_seconds() // 60))
+    return t("check_seen_at", time=when.astimezone(tz).strftime("%H:%M:%S"), ago=ago)
 
 
 @router.get("/check")

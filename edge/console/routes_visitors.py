@@ -97,7 +97,9 @@ async def badge_code(request: Request, vid: str) -> Response:
     if visitor is None or not visitor.on_site:
         return Response(status_code=404)
     payload = book.badge_payload(visitor)
-    png = await asyncio.to_thread(_png, payload, [visitor.id, f"until {_hhmm(visitor, 'due_at')}"])
+    # Only the visit's id goes in the image: its font has Latin letters only, and the
+    # badge around it gives the times in the guard's language.
+    png = await asyncio.to_thread(_png, payload, [visitor.id])
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
