@@ -6,6 +6,7 @@
 (function () {
   const MAX_ROWS = 80;
   const ALARM_REPEAT_MS = 20000;
+  const PROMPT_AFTER_MS = 1000;
   const body = () => document.body;
 
   function goSignIn() {
@@ -20,6 +21,7 @@
     ctx: null,
     waiting: 0, // tones asked for while the browser held sound back
     timer: null,
+    prompt: null,
 
     enabled() { return window.localStorage.getItem("kg-sound") !== "off"; },
 
@@ -28,21 +30,24 @@
         const Ctx = window.AudioContext || window.webkitAudioContext;
         if (!Ctx) return null;
         this.ctx = new Ctx();
+        // A new context starts "suspended" for a moment even where sound is allowed.
+        this.ctx.addEventListener("statechange", () => this.ready());
       }
       return this.ctx;
+    },
+
+    ready() {
+      if (!this.ctx || this.ctx.state !== "running") return;
+      if (this.waiting) { const n = this.waiting; this.waiting = 0; this.play(n); }
+      this.show();
     },
 
     // Browsers let a page sound only after it was tapped (or the site was, just before).
     unlock() {
       const ctx = this.context();
       if (!ctx) return;
-      const done = () => {
-        if (ctx.state !== "running") return;
-        this.show();
-        if (this.waiting) { const n = this.waiting; this.waiting = 0; this.play(n); }
-      };
-      if (ctx.state === "running") { done(); return; }
-      try { ctx.resume().then(done, () => this.show()); } catch (err) { this.show(); }
+      if (ctx.state === "running") { this.ready(); return; }
+      try { ctx.resume().then(() => this.ready(), () => this.show()); } catch (err) { this.show(); }
     },
 
     play(times) {
@@ -51,7 +56,9 @@
       if (ctx.state !== "running") {
         this.waiting = Math.max(this.waiting, times);
         this.unlock();
-        this.show();
+        // Held back, not just starting: say so (a refusal says so at once, see unlock).
+        clearTimeout(this.prompt);
+        this.prompt = setTimeout(() => this.show(), PROMPT_AFTER_MS);
         return;
       }
       for (let i = 0; i < times; i++) {
