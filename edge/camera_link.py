@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from edge.events import DOOR_ALARMS, Event, EventType, Reason
+from edge.host import GateHost
 from edge.ops.retention import snapshot_directory
-
-if TYPE_CHECKING:
-    from edge.daemon import Daemon
 
 log = logging.getLogger(__name__)
 
@@ -30,20 +28,21 @@ def wants_snapshot(event: Event) -> bool:
 
 
 class CameraLink:
-    def __init__(self, daemon: Daemon) -> None:
+    def __init__(self, host: GateHost) -> None:
         from drivers.camera import Camera
         from drivers.qr import QrScanner
         from drivers.snapshot import SnapshotStore
 
-        cfg = daemon.cfg
+        cfg = host.cfg
         assert cfg.camera is not None
-        self.daemon = daemon
+        self.host = host
+        self._hand_read = host.from_thread(host.on_read)
         self.scanner = QrScanner("camera")
         self.camera = Camera(
             "camera",
             cfg.camera.source,
             on_frame=self._on_frame,
-            on_health=daemon._from_thread(self._on_health),
+            on_health=host.from_thread(self._on_health),
             fps=cfg.camera.fps,
         )
         self.snapshots = SnapshotStore(snapshot_directory(cfg)) if cfg.camera.snapshots else None
@@ -51,26 +50,28 @@ class CameraLink:
 
     def start(self) -> None:
         if self.snapshots is not None:
-            self.daemon.listeners.append(self._on_events)
+            self.host.listeners.append(self._on_events)
         self.camera.start()
-        if self.daemon.loop is not None:
-            self._checker = self.daemon.loop.create_task(self._check())
+        if self.host.loop is not None:
+            self._checker = self.host.loop.create_task(self._check())
 
     def stop(self) -> None:
         if self._checker is not None:
             self._checker.cancel()
+        if self._on_events in self.host.listeners:
+            self.host.listeners.remove(self._on_events)
         self.camera.close()
 
     def _on_frame(self, frame: Any) -> None:
         """On the camera thread: decode here, hand only reads to the loop."""
         for read in self.scanner.scan(frame):
-            self.daemon._from_thread(self.daemon.on_read)(read)
+            self._hand_read(read)
 
     def _on_health(self, health: Any) -> None:
         reason = Reason.READER_UP if health.ok else Reason.READER_DOWN
-        self.daemon.record(
+        self.host.record(
             [
-                self.daemon.gate.draft(
+                self.host.gate.draft(
                     EventType.SYSTEM, reason, reader="camera", detail={"detail": health.detail}
                 )
             ]
@@ -83,7 +84,7 @@ class CameraLink:
 
     def _on_events(self, events: list[Event]) -> None:
         store = self.snapshots
-        loop = self.daemon.loop
+        loop = self.host.loop
         if store is None or loop is None:
             return
         frame = self.camera.latest()

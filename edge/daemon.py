@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 from collections.abc import Callable
 from contextlib import suppress
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from drivers.base import GateIO, InputChange, Read
 from drivers.feedback import ReaderFeedback
@@ -31,6 +29,7 @@ from edge.rules import Mode
 from edge.store import Store, StoreError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ROSTER_POLL_SECONDS = 2.0
 MAX_IDLE_SECONDS = 30.0
@@ -87,7 +86,7 @@ class Daemon:
         )
         self.gate.restore(self.store.events(since=self.gate.day_start()))
         self.gate.revoked_passes.update(self.store.revoked_passes())
-        self.io.on_input(self._from_thread(self.on_input))
+        self.io.on_input(self.from_thread(self.on_input))
 
     def _load_roster(self) -> Roster:
         latest = self.store.roster_latest()
@@ -175,16 +174,18 @@ class Daemon:
             reader = make_reader(
                 rc,
                 self.io,
-                on_read=self._from_thread(self.on_read),
-                on_health=self._from_thread(self.on_health),
-                on_input=self._from_thread(self.on_input),
+                on_read=self.from_thread(self.on_read),
+                on_health=self.from_thread(self.on_health),
+                on_input=self.from_thread(self.on_input),
             )
             reader.start()
             self._readers.append(reader)
             self.feedback.add(reader)
 
-    def _from_thread(self, fn: Callable[[Any], None]) -> Callable[[Any], None]:
-        def hand_over(value: Any) -> None:
+    def from_thread(self, fn: Callable[[T], None]) -> Callable[[T], None]:
+        """A callable for another thread: it hands its argument to ``fn`` on the loop."""
+
+        def hand_over(value: T) -> None:
             loop = self.loop
             if loop is None:
                 return
@@ -342,14 +343,6 @@ def make_io(cfg: Config) -> GateIO:
             return SimulatedGate(pins, pin_factory=recording_factory(cfg.gate.simulated_pin_log))
         return SimulatedGate(pins)
     return GpioGate(pins)
-
-
-def ensure_fifo(path: Path) -> None:
-    """A line reader's FIFO is made by the daemon when it is not there yet."""
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.mkfifo(path, 0o600)
 
 
 def run_daemon(cfg: Config, *, site_key: bytes | None = None) -> int:

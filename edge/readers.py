@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from drivers.base import GateIO, InputChange, Read
@@ -17,6 +19,14 @@ from edge.config import (
 )
 
 
+def ensure_fifo(path: Path) -> None:
+    """A line reader's FIFO is made here, private to the service, when it is not there yet."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(path, 0o600)
+
+
 def make_reader(
     rc: ReaderConfig,
     io: GateIO,
@@ -28,7 +38,6 @@ def make_reader(
     """A reader for ``rc``; ``on_input`` gets what a reader's own switches say (OSDP tamper)."""
     if isinstance(rc, LineReaderConfig):
         from drivers.line import LineReader
-        from edge.daemon import ensure_fifo
 
         ensure_fifo(rc.path)
         return LineReader(rc.name, str(rc.path), on_read=on_read, on_health=on_health)

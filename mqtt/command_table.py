@@ -1,8 +1,10 @@
 """The one table of office commands: name -> handler and the arguments it takes.
 
 Handlers run on the daemon's loop, after the command was authenticated (see
-``mqtt.commands``). Guard-like commands go through ``Daemon.guard`` exactly as a guard's
-action at the console does, with ``by="office"``, so they are logged the same way.
+``mqtt.commands``), with a ``CommandContext``: the host (``edge.host.GateHost``), the
+publisher and the lock that keeps two roster swaps apart. Guard-like commands go through
+``GateHost.guard`` exactly as a guard's action at the console does, with ``by="office"``,
+so they are logged the same way.
 """
 
 from __future__ import annotations
@@ -12,15 +14,14 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from edge.events import GUARD_REFUSALS, Event, EventType, Reason
 from edge.guard import GuardAction
+from edge.host import GateHost
 from edge.roster import FILES, Roster, RosterError
 from edge.roster_load import load_roster
-
-if TYPE_CHECKING:
-    from mqtt.commands import CommandHandler
+from mqtt.publisher import Publisher
 
 MAX_ERRORS_IN_REPLY = 50
 MAX_RESEND = 100_000
@@ -42,7 +43,16 @@ class Reply:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-Handler = Callable[["CommandHandler", dict[str, Any]], Awaitable[Reply]]
+@dataclass(frozen=True)
+class CommandContext:
+    """What a handler works with."""
+
+    host: GateHost
+    publisher: Publisher
+    roster_lock: asyncio.Lock
+
+
+Handler = Callable[[CommandContext, dict[str, Any]], Awaitable[Reply]]
 
 
 @dataclass(frozen=True)
@@ -80,20 +90,20 @@ def _guard_reply(events: list[Event], mode: str) -> Reply:
 
 
 def _guard(action: str) -> Handler:
-    async def run(ctx: CommandHandler, args: dict[str, Any]) -> Reply:
+    async def run(ctx: CommandContext, args: dict[str, Any]) -> Reply:
         reason = _text(args, "reason")
         if action == "open" and reason is None:
             raise Refusal(Reason.MALFORMED, "open needs a reason")
-        daemon = ctx.daemon
-        events = daemon.guard(GuardAction(action=action, by="office", reason=reason))
-        return _guard_reply(events, str(daemon.gate.mode))
+        host = ctx.host
+        events = host.guard(GuardAction(action=action, by="office", reason=reason))
+        return _guard_reply(events, str(host.gate.mode))
 
     return run
 
 
-async def _ping(ctx: CommandHandler, args: dict[str, Any]) -> Reply:
-    daemon = ctx.daemon
-    return Reply(True, "pong", {"time": daemon.clock.now().isoformat(), "status": daemon.status()})
+async def _ping(ctx: CommandContext, args: dict[str, Any]) -> Reply:
+    host = ctx.host
+    return Reply(True, "pong", {"time": host.clock.now().isoformat(), "status": host.status()})
 
 
 def _bundle(args: dict[str, Any]) -> dict[str, str]:
@@ -117,9 +127,9 @@ def load_bundle(files: dict[str, str]) -> Roster:
         return load_roster(tmp)
 
 
-async def _roster(ctx: CommandHandler, args: dict[str, Any]) -> Reply:
+async def _roster(ctx: CommandContext, args: dict[str, Any]) -> Reply:
     files = _bundle(args)
-    daemon = ctx.daemon
+    host = ctx.host
     async with ctx.roster_lock:
         loop = asyncio.get_running_loop()
         try:
@@ -127,22 +137,22 @@ async def _roster(ctx: CommandHandler, args: dict[str, Any]) -> Reply:
             roster = await loop.run_in_executor(None, load_bundle, files)
         except RosterError as err:
             return _roster_rejected(ctx, err.problems)
-        version, changed = daemon.store.roster_save(
+        version, changed = host.store.roster_save(
             roster.to_json(), roster.content_hash, "mqtt:office"
         )
-        daemon.reload_roster()
+        host.reload_roster()
     extra: dict[str, Any] = {"version": version, "changed": changed}
     if roster.warnings:
         extra["warnings"] = list(roster.warnings)[:MAX_ERRORS_IN_REPLY]
     return Reply(True, str(Reason.ROSTER_LOADED), extra)
 
 
-def _roster_rejected(ctx: CommandHandler, problems: list[str]) -> Reply:
-    daemon = ctx.daemon
+def _roster_rejected(ctx: CommandContext, problems: list[str]) -> Reply:
+    host = ctx.host
     shown = problems[:MAX_ERRORS_IN_REPLY]
-    daemon.record(
+    host.record(
         [
-            daemon.gate.draft(
+            host.gate.draft(
                 EventType.SYSTEM,
                 Reason.ROSTER_REJECTED,
                 by="office",
@@ -164,24 +174,24 @@ def _seq(args: dict[str, Any], key: str) -> int | None:
     return value
 
 
-async def _resend(ctx: CommandHandler, args: dict[str, Any]) -> Reply:
+async def _resend(ctx: CommandContext, args: dict[str, Any]) -> Reply:
     """Put stored events back in the outbox, for a collector that found a gap in seq."""
     first = _seq(args, "from_seq")
     assert first is not None  # required
     last = _seq(args, "to_seq") or first + MAX_RESEND - 1
     if last < first or last - first >= MAX_RESEND:
         raise Refusal(Reason.MALFORMED, f"to_seq must be from_seq to from_seq+{MAX_RESEND - 1}")
-    queued = ctx.daemon.store.outbox_requeue(first, last)
+    queued = ctx.host.store.outbox_requeue(first, last)
     ctx.publisher.rewind()
     return Reply(True, "resend", {"queued": queued, "from_seq": first, "to_seq": last})
 
 
-async def _revoke(ctx: CommandHandler, args: dict[str, Any]) -> Reply:
+async def _revoke(ctx: CommandContext, args: dict[str, Any]) -> Reply:
     """A delegate's or visitor's pass that must open the gate no more."""
     pass_id = _text(args, "pass_id")
     if not pass_id or len(pass_id) > 64:
         raise Refusal(Reason.MALFORMED, "pass_id must be a pass id")
-    ctx.daemon.revoke_pass(pass_id, by="office")
+    ctx.host.revoke_pass(pass_id, by="office")
     return Reply(True, str(Reason.REVOKED), {"pass_id": pass_id})
 
 

@@ -26,7 +26,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
@@ -35,13 +35,11 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from drivers.health import BadReadLimiter
 from edge.events import EventType, Reason
-from mqtt.command_table import COMMANDS, Refusal, Reply
+from edge.host import GateHost
+from mqtt.command_table import COMMANDS, CommandContext, Refusal, Reply
 from mqtt.nonces import Nonces, NonceStoreError, valid_nonce
 from mqtt.publisher import Publisher
 from mqtt.signing import RESERVED, verify
-
-if TYPE_CHECKING:
-    from edge.daemon import Daemon
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +107,10 @@ def decode(inc: Incoming, key: bytes, now: float, window: int) -> dict[str, Any]
 
 
 class CommandHandler:
-    def __init__(self, daemon: Daemon, publisher: Publisher, key: bytes, nonces: Nonces) -> None:
-        self.daemon = daemon
+    def __init__(self, host: GateHost, publisher: Publisher, key: bytes, nonces: Nonces) -> None:
+        self.host = host
         self.publisher = publisher
-        self.window = daemon.cfg.mqtt.command_window_seconds if daemon.cfg.mqtt else 30
+        self.window = host.cfg.mqtt.command_window_seconds if host.cfg.mqtt else 30
         self._key = key
         self.nonces = nonces
         self.base = publisher.base
@@ -120,7 +118,7 @@ class CommandHandler:
         self._pending_lock = threading.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._limiter = BadReadLimiter(limit=30, window=60.0)
-        self.roster_lock = asyncio.Lock()
+        self.context = CommandContext(host, publisher, asyncio.Lock())
         publisher.on_connected.append(self.subscribe)
 
     # --- paho's network thread ----------------------------------------------------------
@@ -132,7 +130,7 @@ class CommandHandler:
 
     def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
         name = msg.topic.rsplit("/", 1)[-1]
-        loop = self.daemon.loop
+        loop = self.host.loop
         with self._pending_lock:
             if loop is None or self._pending >= MAX_PENDING:
                 log.warning("command %.64s dropped: the gate is busy or stopping", name)
@@ -158,7 +156,7 @@ class CommandHandler:
     async def handle(self, inc: Incoming) -> None:
         nonce: str | None = None
         try:
-            body = decode(inc, self._key, self.daemon.clock.now().timestamp(), self.window)
+            body = decode(inc, self._key, self.host.clock.now().timestamp(), self.window)
             nonce = body["nonce"]
             self._use_nonce(body)
             reply = await self._run(inc.name, body)
@@ -172,7 +170,7 @@ class CommandHandler:
 
     def _use_nonce(self, body: dict[str, Any]) -> None:
         try:
-            now = self.daemon.clock.now().timestamp()
+            now = self.host.clock.now().timestamp()
             fresh = self.nonces.use(body["nonce"], int(body["ts"]), now)
         except NonceStoreError as err:
             log.error("%s", err)
@@ -187,10 +185,10 @@ class CommandHandler:
         args = {k: v for k, v in body.items() if k not in RESERVED}
         command.check(args)
         log.info("command %s accepted", name)
-        return await command.handler(self, args)
+        return await command.handler(self.context, args)
 
     def _record_refusal(self, inc: Incoming, refusal: Refusal, nonce: str | None) -> None:
-        if not self._limiter.allow(self.daemon.clock.monotonic()):
+        if not self._limiter.allow(self.host.clock.monotonic()):
             return  # a flood of bad commands must not turn into a flood of disk writes
         log.warning("command %.64s refused: %s (%s)", inc.name, refusal.reason, refusal.why)
         detail: dict[str, Any] = {"command": inc.name[:64], "why": refusal.why}
@@ -199,9 +197,9 @@ class CommandHandler:
         suppressed = self._limiter.take_suppressed()
         if suppressed:
             detail["suppressed"] = suppressed
-        gate = self.daemon.gate
+        gate = self.host.gate
         try:
-            self.daemon.record(
+            self.host.record(
                 [gate.draft(EventType.SYSTEM, refusal.reason, by="office", detail=detail)]
             )
         except Exception:  # the store failing (disk full) must not cost the office its reply

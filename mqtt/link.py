@@ -12,20 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import paho.mqtt.client as paho
 
 from edge.events import Event, EventType, Reason
+from edge.host import GateHost
 from edge.store import Store, StoreError
 from mqtt.commands import CommandHandler
 from mqtt.connection import MqttSetupError
 from mqtt.nonces import Nonces, NonceStoreError
 from mqtt.publisher import Publisher
 from mqtt.signing import KeyFileError, load_key
-
-if TYPE_CHECKING:
-    from edge.daemon import Daemon
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +32,11 @@ STATE_MIN_GAP_SECONDS = 0.25
 
 
 class GateLink:
-    def __init__(self, daemon: Daemon, *, reconnect: tuple[int, int] | None = None) -> None:
-        if daemon.cfg.mqtt is None:
+    def __init__(self, host: GateHost, *, reconnect: tuple[int, int] | None = None) -> None:
+        if host.cfg.mqtt is None:
             raise ValueError("GateLink needs an [mqtt] section")
-        self.daemon = daemon
-        self.mqtt = daemon.cfg.mqtt
+        self.host = host
+        self.mqtt = host.cfg.mqtt
         self._reconnect = reconnect
         self.publisher: Publisher | None = None
         self.commands: CommandHandler | None = None
@@ -48,8 +46,8 @@ class GateLink:
         self._last_refresh = float("-inf")
 
     def start(self) -> None:
-        daemon = self.daemon
-        cfg = daemon.cfg
+        host = self.host
+        cfg = host.cfg
         try:
             self.publisher = Publisher(
                 self.mqtt,
@@ -63,31 +61,31 @@ class GateLink:
             return
         self.commands = self._command_handler(self.publisher)
         self.publisher.on_connected.append(self._on_connected)
-        daemon.listeners.append(self._on_events)
+        host.listeners.append(self._on_events)
         self.refresh_state()
         self.publisher.start()
 
     def _outbox(self) -> Store:
         """The publisher's own connection to the store (see mqtt.publisher on why)."""
-        outbox = self.daemon.store.drain_connection()
-        if outbox is not self.daemon.store:
+        outbox = self.host.store.drain_connection()
+        if outbox is not self.host.store:
             self._own_store = outbox
         return outbox
 
     def _command_handler(self, publisher: Publisher) -> CommandHandler | None:
         try:
-            # `run` loads the key before anything starts; a daemon built otherwise has none
-            key = self.daemon.site_key or load_key(self.mqtt.key_file)
-            nonces = Nonces(self.daemon.store, self.mqtt.command_window_seconds)
+            # `run` loads the key before anything starts; a host built otherwise has none
+            key = self.host.site_key or load_key(self.mqtt.key_file)
+            nonces = Nonces(self.host.store, self.mqtt.command_window_seconds)
         except (KeyFileError, NonceStoreError) as err:
             self._setup_failed(f"{err}; no command is taken until this is fixed")
             return None
-        return CommandHandler(self.daemon, publisher, key, nonces)
+        return CommandHandler(self.host, publisher, key, nonces)
 
     def _setup_failed(self, why: str) -> None:
         log.error("mqtt: %s", why)
-        gate = self.daemon.gate
-        self.daemon.record(
+        gate = self.host.gate
+        self.host.record(
             [gate.draft(EventType.SYSTEM, Reason.REFUSED, detail={"component": "mqtt", "why": why})]
         )
 
@@ -95,8 +93,8 @@ class GateLink:
         if self._state_timer is not None:
             self._state_timer.cancel()
             self._state_timer = None
-        if self._on_events in self.daemon.listeners:
-            self.daemon.listeners.remove(self._on_events)
+        if self._on_events in self.host.listeners:
+            self.host.listeners.remove(self._on_events)
         if self.publisher is not None:
             self._push_state()
             self.publisher.stop()
@@ -116,7 +114,7 @@ class GateLink:
 
         A burst of scans must not turn into a status query (an outbox count) per scan.
         """
-        loop = self.daemon.loop
+        loop = self.host.loop
         if loop is None:
             return
         # never inline: the listener runs inside the scan's decide-and-store
@@ -125,7 +123,7 @@ class GateLink:
             self._reschedule(due)
 
     def _reschedule(self, when: float) -> None:
-        loop = self.daemon.loop
+        loop = self.host.loop
         if loop is None:
             return
         if self._state_timer is not None:
@@ -135,7 +133,7 @@ class GateLink:
     def refresh_state(self) -> None:
         """Hand the current state to the publisher; it publishes it when it changed."""
         self._push_state()
-        loop = self.daemon.loop
+        loop = self.host.loop
         if loop is not None:
             # the lock relocks on a timer, with no event: look again now and then
             self._last_refresh = loop.time()
@@ -144,7 +142,7 @@ class GateLink:
     def _push_state(self) -> None:
         if self.publisher is None:
             return
-        status = self.daemon.status()
+        status = self.host.status()
         # `time` (the gate's local minute) changes once a minute, so the retained state is
         # republished at least that often: the office's heartbeat of a live gate, which
         # tells a hung-but-connected gate from a quiet one.
@@ -155,7 +153,7 @@ class GateLink:
     # --- paho's network thread ----------------------------------------------------------
 
     def _on_connected(self, client: paho.Client) -> None:
-        loop = self.daemon.loop
+        loop = self.host.loop
         if loop is not None and not loop.is_closed():
             # a fresh state after an outage: the outbox depth changed meanwhile
             loop.call_soon_threadsafe(self.refresh_state)

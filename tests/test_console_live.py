@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from edge.console import i18n
-from edge.console.host import GateHost
 from edge.console.i18n import Words
 from edge.console.live import Live, describe, shown
 from edge.console.server import ConsoleComponent, socket_path
 from edge.events import Event, Reason
+from edge.host import GateHost
 from tests.console_support import make_config, open_daemon, school_guardian
 
 TEMPLATES = Path(i18n.__file__).parent / "templates"

@@ -7,13 +7,11 @@ the one thread that owns it. Only argon2 hashing is sent to a worker thread.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge.console import (
@@ -24,14 +22,8 @@ from edge.console import (
     routes_people,
     routes_visitors,
 )
-from edge.console.auth import ADDRESS_FAILURES, USER_FAILURES, LockOut, Sessions, Users
-from edge.console.checks import DeviceChecks, RepairLog
-from edge.console.host import GateHost
-from edge.console.live import Live
-from edge.console.rollcall import RollCall
-from edge.console.visitors import VisitorBook
+from edge.console.context import Console, build_console
 from edge.console.web import (
-    Flash,
     Refused,
     SignInNeeded,
     render,
@@ -39,8 +31,9 @@ from edge.console.web import (
     sign_in_redirect,
     words,
 )
+from edge.host import GateHost
 
-HERE = Path(__file__).resolve().parent
+STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY = 6 * 1024 * 1024  # a 5 MB repair photo and its form
 
 # No inline script or style anywhere, so the policy can forbid both.
@@ -56,52 +49,6 @@ SECURITY_HEADERS = [
     # its own form posts, and the origin check would refuse every one of them.
     (b"referrer-policy", b"same-origin"),
 ]
-
-
-@dataclass
-class Console:
-    """Everything the pages work with, built once per app."""
-
-    host: GateHost
-    users: Users
-    sessions: Sessions
-    visitors: VisitorBook
-    checks: DeviceChecks
-    repairs: RepairLog
-    rollcall: RollCall
-    live: Live
-    templates: Jinja2Templates
-    user_lock: LockOut = field(default_factory=lambda: LockOut(USER_FAILURES))
-    addr_lock: LockOut = field(default_factory=lambda: LockOut(ADDRESS_FAILURES))
-    flash: Flash = field(default_factory=Flash)
-
-    def close(self) -> None:
-        """End live streams and stop listening to the daemon."""
-        self.live.close()
-        for listener in (self.live.on_events, self.visitors.on_events, self.checks.on_events):
-            if listener in self.host.listeners:
-                self.host.listeners.remove(listener)
-        self.host.status_parts.pop("device_check", None)
-
-
-def build_console(host: GateHost) -> Console:
-    visitors = VisitorBook(host)
-    return Console(
-        host=host,
-        users=Users(host.store, host.clock.now),
-        sessions=Sessions(
-            host.store,
-            host.clock.now,
-            host.cfg.console.session_minutes,
-            host.cfg.console.idle_minutes,
-        ),
-        visitors=visitors,
-        checks=DeviceChecks(host),
-        repairs=RepairLog(host),
-        rollcall=RollCall(host),
-        live=Live(host),
-        templates=Jinja2Templates(directory=HERE / "templates"),
-    )
 
 
 class Guarded:
@@ -155,7 +102,7 @@ def create_app(host: GateHost, *, console: Console | None = None) -> FastAPI:
         routes_local,
     ):
         app.include_router(module.router)
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(SignInNeeded)
     async def _sign_in(request: Request, exc: SignInNeeded) -> Response:

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from edge.console.forms import Fields
-from edge.console.host import GateHost
 from edge.events import DOOR_PASSAGE, Event, EventType, Reason
+from edge.host import GateHost
 from edge.store.repairs import Repair
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,9 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge.console.host import GateHost
 from edge.console.i18n import Words
 from edge.events import ALARMING, DOOR_FAULTS, WARNING, Event, EventType, Reason
+from edge.host import GateHost
 from edge.roster import Roster
 
 QUEUE_SIZE = 200

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge.console.host import GateHost
 from edge.events import Event, EventType, Reason
+from edge.host import GateHost
 from edge.rules import Mode
 
 KINDS = ("child", "staff", "visitor")

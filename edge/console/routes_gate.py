@@ -10,7 +10,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from edge.console.auth import SESSION_COOKIE
-from edge.console.host import refusal
 from edge.console.live import ChildLine, EventView, children_of, describe
 from edge.console.stream import events_for, resume_point
 from edge.console.web import (
@@ -25,6 +24,7 @@ from edge.console.web import (
 )
 from edge.events import Event, EventType, Reason
 from edge.guard import GuardAction
+from edge.host import refusal
 
 log = logging.getLogger(__name__)
 router = APIRouter()

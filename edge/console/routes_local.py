@@ -15,11 +15,11 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from edge.console.forms import FormError
-from edge.console.host import refusal
 from edge.console.visitors import parse_visitor
 from edge.console.web import console
 from edge.events import Event, Reason
 from edge.guard import ACTIONS, GuardAction, GuardError
+from edge.host import refusal
 
 router = APIRouter()
 LOCAL_MARK = "kindergate.local"

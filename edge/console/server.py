@@ -19,9 +19,10 @@ from pathlib import Path
 
 import uvicorn
 
-from edge.console.app import Console, build_console, create_app
-from edge.console.host import GateHost
+from edge.console.app import create_app
+from edge.console.context import Console, build_console
 from edge.console.routes_local import LocalOnly
+from edge.host import GateHost
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from typing import Any, Protocol
 from fastapi.templating import Jinja2Templates
 
 from edge.console.auth import Sessions
-from edge.console.host import GateHost
 from edge.console.i18n import Words
 from edge.console.live import Live, blocked_alarm, describe, shown
 from edge.events import Event, EventType, Reason
+from edge.host import GateHost
 
 HEARTBEAT_SECONDS = 15.0
 RETRY_MS = 2000

@@ -29,10 +29,10 @@ from typing import Any
 
 from edge.config import Config
 from edge.console.forms import Fields, clean_id_number, clean_phone
-from edge.console.host import GateHost, later, refusal
 from edge.day import Visit
 from edge.events import Decision, Event, EventType, Person, Reason
 from edge.guard import GuardAction, id_hash, id_salt, mask_id, mask_phone
+from edge.host import GateHost, later, refusal
 from edge.passes import PassKind, PassRejected, issue_pass, verify_pass
 from edge.store.visitors import VisitRecord
 
@@ -147,7 +147,7 @@ class VisitorBook:
     def __init__(self, host: GateHost) -> None:
         self.host = host
         self.records = host.store.visitors
-        self.key = load_pass_key(host.cfg, getattr(host, "site_key", None))
+        self.key = load_pass_key(host.cfg, host.site_key)
         host.listeners.append(self.on_events)
 
     # --- queries ----------------------------------------------------------------------

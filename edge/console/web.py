@@ -7,8 +7,7 @@ Every page that changes something is a POST whose form carries the session's CSR
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import HTTPException, Request
@@ -16,32 +15,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from edge.console.auth import LANG_COOKIE, LOGIN_COOKIE, SESSION_COOKIE, Session
+from edge.console.context import Console
 from edge.console.i18n import Words, pick
 from edge.console.live import alarm_views
-
-if TYPE_CHECKING:
-    from edge.console.app import Console
 
 MAX_FORM_FIELDS = 200
 
 
 class Refused(HTTPException):
     """A request refused before it changed anything (no session, bad token, wrong role)."""
-
-
-@dataclass
-class Flash:
-    """Messages shown once on the next page, per session (in memory: they are only hints)."""
-
-    by_session: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-
-    def add(self, session: Session, tone: str, text: str) -> None:
-        self.by_session.setdefault(session.id_hash, []).append((tone, text))
-        if len(self.by_session) > 500:  # sessions that never came back
-            self.by_session.pop(next(iter(self.by_session)))
-
-    def take(self, session: Session | None) -> list[tuple[str, str]]:
-        return self.by_session.pop(session.id_hash, []) if session else []
 
 
 def console(request: Request) -> Console:

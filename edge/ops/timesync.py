@@ -26,12 +26,9 @@ import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from edge.events import EventType, Reason
-
-if TYPE_CHECKING:
-    from edge.daemon import Daemon
+from edge.host import GateHost
 
 log = logging.getLogger(__name__)
 
@@ -186,12 +183,12 @@ class ClockWatch:
 
     def __init__(
         self,
-        daemon: Daemon,
+        host: GateHost,
         *,
         checker: Callable[[], ClockStatus] = check,
         every: float = CHECK_SECONDS,
     ) -> None:
-        self.daemon = daemon
+        self.host = host
         self.checker = checker
         self.every = every
         self.status: ClockStatus | None = None
@@ -201,10 +198,10 @@ class ClockWatch:
         return self.status is not None and self.status.trusted
 
     def start(self) -> None:
-        loop = self.daemon.loop
+        loop = self.host.loop
         if loop is None:
             raise RuntimeError("the clock watch must be started on the daemon's running loop")
-        self.daemon.gate.clock_trusted = self.trusted
+        self.host.gate.clock_trusted = self.trusted
         self._task = loop.create_task(self._watch())
 
     def stop(self) -> None:
@@ -233,4 +230,4 @@ class ClockWatch:
             log.warning("clock not trusted, pickups need a guard: %s", status.describe())
             reason = Reason.CLOCK_UNSYNCED
         detail = {"state": str(status.state), "why": status.reason, "rtc": status.rtc}
-        self.daemon.record([self.daemon.gate.draft(EventType.SYSTEM, reason, detail=detail)])
+        self.host.record([self.host.gate.draft(EventType.SYSTEM, reason, detail=detail)])

@@ -18,13 +18,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from drivers.health import ReaderHealth
+from edge.host import GateHost
 from edge.ops.sdnotify import Notifier, watchdog_interval
-
-if TYPE_CHECKING:
-    from edge.daemon import Daemon
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +70,14 @@ def summary(status: Mapping[str, Any]) -> str:
 class Watchdog:
     def __init__(
         self,
-        daemon: Daemon,
+        host: GateHost,
         *,
         notifier: Notifier | None = None,
         interval: float | None = None,
         reader_grace: float = READER_GRACE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.daemon = daemon
+        self.host = host
         self.notifier = notifier or Notifier()
         self.interval = interval if interval is not None else watchdog_interval()
         self.readers = ReaderWatch(reader_grace)
@@ -99,7 +97,7 @@ class Watchdog:
         self.notifier.ready(self._status)
         if self.interval is None:
             return
-        if self.daemon.loop is None:
+        if self.host.loop is None:
             raise RuntimeError("the watchdog must be started on the daemon's running loop")
         log.info("systemd watchdog: pinging every %.1f s", self.interval)
         self._beat()
@@ -111,10 +109,10 @@ class Watchdog:
         self.notifier.stopping("stopping: lock going to its safe state")
 
     def _beat(self) -> None:
-        loop = self.daemon.loop
+        loop = self.host.loop
         assert loop is not None and self.interval is not None
         self._handle = loop.call_later(self.interval, self._beat)
-        failing = self.readers.failing(self.daemon.reader_health, self.clock())
+        failing = self.readers.failing(self.host.reader_health, self.clock())
         if failing:
             self._withhold(failing)
             return
@@ -136,7 +134,7 @@ class Watchdog:
 
     def _summary(self) -> str:
         try:
-            return summary(self.daemon.status())
+            return summary(self.host.status())
         except Exception:  # a status line must never stop the pings
             log.exception("daemon status failed")
             return "running"
