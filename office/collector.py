@@ -28,7 +28,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from edge.config import CollectorConfig, Config, MqttConfig
+from edge.config import CollectorConfig, MqttConfig, OfficeConfig
 from office.ingest import Ingestor, Message, malformed
 from office.store import CollectorStore, open_store
 
@@ -90,7 +90,7 @@ class Collector:
 
     def __init__(
         self,
-        cfg: Config,
+        cfg: OfficeConfig,
         *,
         store: CollectorStore | None = None,
         clock: Callable[[], datetime] = wall_clock,

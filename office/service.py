@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edge.config import Config
+from edge.config import OfficeConfig
 from office.store import StoredEvents, open_store
 
 if TYPE_CHECKING:
@@ -23,18 +23,14 @@ class CollectorSetupError(ValueError):
     """The config lacks what the collector needs."""
 
 
-def require_collector(cfg: Config) -> None:
-    if cfg.collector is None:
-        raise CollectorSetupError("the config has no [collector] section")
+def require_collector(cfg: OfficeConfig) -> None:
     if cfg.mqtt is None:
         raise CollectorSetupError("the collector needs an [mqtt] section (the broker)")
 
 
-def collector_events(cfg: Config, since: datetime | None) -> StoredEvents:
+def collector_events(cfg: OfficeConfig, since: datetime | None) -> StoredEvents:
     """The events the collector stored, oldest first, and the rows that are not events
     (``events --collector``)."""
-    if cfg.collector is None:
-        raise CollectorSetupError("the config has no [collector] section")
     store = open_store(cfg.collector.database)
     try:
         return store.read_events(since)
@@ -42,13 +38,12 @@ def collector_events(cfg: Config, since: datetime | None) -> StoredEvents:
         store.close()
 
 
-def run(cfg: Config) -> int:
+def run(cfg: OfficeConfig) -> int:
     """The collector in the foreground, and the office page when ``web_port`` is set."""
     from edge.ops.sdnotify import Notifier, watchdog_interval
     from office.collector import Collector
 
     require_collector(cfg)
-    assert cfg.collector is not None
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -77,13 +72,11 @@ def run(cfg: Config) -> int:
     return 1 if collector.failed.is_set() else 0
 
 
-def report(cfg: Config, kind: str, day: date) -> Report:
+def report(cfg: OfficeConfig, kind: str, day: date) -> Report:
     """One day's report from the collector's database (``report KIND``)."""
     from office.report_build import build_report
     from office.reports import roster_info
 
-    if cfg.collector is None:
-        raise CollectorSetupError("the config has no [collector] section")
     store = open_store(cfg.collector.database)
     try:
         result = build_report(
@@ -91,7 +84,7 @@ def report(cfg: Config, kind: str, day: date) -> Report:
             store,
             day,
             cfg.site.tz,
-            roster=roster_info(cfg.roster.path),
+            roster=roster_info(cfg.roster.path) if cfg.roster else None,
             overstay_minutes=cfg.collector.visitor_overstay_minutes,
             offline_after_seconds=cfg.collector.offline_after_seconds,
         )
@@ -100,13 +93,11 @@ def report(cfg: Config, kind: str, day: date) -> Report:
     return result
 
 
-def export(cfg: Config, out: Path, first: date, last: date) -> Exported:
+def export(cfg: OfficeConfig, out: Path, first: date, last: date) -> Exported:
     """Some days of the office database as a SQLite file (``report export``)."""
     from office.export import export as write_export
     from office.reports import roster_info
 
-    if cfg.collector is None:
-        raise CollectorSetupError("the config has no [collector] section")
     store = open_store(cfg.collector.database)
     try:
         return write_export(
@@ -115,7 +106,7 @@ def export(cfg: Config, out: Path, first: date, last: date) -> Exported:
             first,
             last,
             cfg.site.tz,
-            roster=roster_info(cfg.roster.path),
+            roster=roster_info(cfg.roster.path) if cfg.roster else None,
             site=cfg.site.id,
             now=datetime.now(UTC),
         )

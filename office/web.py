@@ -20,7 +20,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from edge.config import Config
+from edge.config import OfficeConfig
 from office.report_build import KINDS, build_report, render
 from office.reports import Report, RosterInfo, roster_info
 from office.store import CollectorStore, open_store
@@ -36,7 +36,7 @@ class Office:
 
     def __init__(
         self,
-        cfg: Config,
+        cfg: OfficeConfig,
         store: CollectorStore,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -54,7 +54,7 @@ class Office:
         """The roster folder, read again at most once a minute (it changes rarely)."""
         now = self.clock()
         if self._roster_at is None or now - self._roster_at > timedelta(minutes=1):
-            self._roster = roster_info(self.cfg.roster.path)
+            self._roster = roster_info(self.cfg.roster.path) if self.cfg.roster else None
             self._roster_at = now
         return self._roster
 
@@ -131,7 +131,9 @@ def create_app(office: Office) -> FastAPI:
 class WebServer:
     """uvicorn in a thread, next to the collector; ``start()`` returns once it listens."""
 
-    def __init__(self, cfg: Config, host: str, port: int, *, office: Office | None = None) -> None:
+    def __init__(
+        self, cfg: OfficeConfig, host: str, port: int, *, office: Office | None = None
+    ) -> None:
         if cfg.collector is None:
             raise ValueError("the office page needs a [collector] section")
         self._own_store = office is None

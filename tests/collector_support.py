@@ -12,7 +12,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.config import Config, load_config
+from edge.config import OfficeConfig, load_office_config
 from edge.events import GENESIS, Decision, Draft, EventType, Person, Reason, dumps, seal
 
 T0 = datetime.fromisoformat("2026-11-24T16:00:00+08:00")
@@ -86,7 +86,7 @@ class Publisher:
 def write_config(
     folder: Path, port: int, database: str, roster: Path | None = None, **collector: Any
 ) -> Path:
-    """A full config file for a collector (the office machine has no gate of its own)."""
+    """The office's own config file: no gate section (the office machine has no gate)."""
     folder.mkdir(parents=True, exist_ok=True)
     roster = roster or folder / "roster"
     roster.mkdir(parents=True, exist_ok=True)
@@ -97,10 +97,6 @@ def write_config(
         f"""[site]
 id = "sunflower"
 timezone = "Asia/Shanghai"
-[gate]
-id = "office"
-[store]
-path = "gate.db"
 [roster]
 path = "{roster}"
 [mqtt]
@@ -114,5 +110,5 @@ database = {json.dumps(database)}
     return path
 
 
-def office_config(folder: Path, port: int, database: str, **collector: Any) -> Config:
-    return load_config(write_config(folder, port, database, **collector))
+def office_config(folder: Path, port: int, database: str, **collector: Any) -> OfficeConfig:
+    return load_office_config(write_config(folder, port, database, **collector))

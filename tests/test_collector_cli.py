@@ -71,11 +71,15 @@ def test_report_in_every_format(office: Path, capsys: Any, fmt: str) -> None:
 def test_report_problems_are_exit_2(office: Path, tmp_path: Path, capsys: Any) -> None:
     assert main(["report", "day", "--date", "24/11/2026", "-c", str(office)]) == 2
     assert "--date" in capsys.readouterr().err
-    bare = tmp_path / "gate.toml"
-    bare.write_text(office.read_text().split("[collector]")[0])
+    bare = tmp_path / "gate.toml"  # a gate's config with no [collector]
+    bare.write_text(
+        office.read_text().split("[collector]")[0]
+        + '[gate]\nid = "main"\n[store]\npath = "gate.db"\n'
+    )
     assert main(["report", "day", "-c", str(bare)]) == 2
     assert "no [collector] section" in capsys.readouterr().err
     assert main(["collector", "-c", str(bare)]) == 2
+    assert "no [collector] section" in capsys.readouterr().err
 
 
 def test_the_collector_command_serves_the_office_page(broker_factory: Any, tmp_path: Path) -> None:

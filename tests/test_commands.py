@@ -375,6 +375,25 @@ def test_cli_cmd_prints_the_reply_and_exits_0_when_accepted(
     assert mode(gate) == "lockdown"
 
 
+def test_cli_cmd_from_the_offices_own_config(
+    mosquitto: Broker,
+    tmp_path: Path,
+    gate: GateHarness,
+    office: Commander,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    own = tmp_path / "office" / "office.toml"  # no gate section: the office has no gate
+    own.parent.mkdir()
+    own.write_text(
+        f'[site]\nid = "sunflower"\n[mqtt]\nport = {mosquitto.port}\n'
+        f'key_file = "{tmp_path / "site.key"}"\n[collector]\ndatabase = "office.db"\n'
+    )
+    code, out, err = run_cli(capsys, "cmd", "evacuate", "--gate", gate.cfg.gate.id, "-c", str(own))
+    assert code == 0, err
+    assert json.loads(out)["ok"] is True
+    assert mode(gate) == "evacuate"
+
+
 def test_cli_cmd_exits_1_when_the_gate_refuses(
     config: Path, gate: GateHarness, office: Commander, capsys: pytest.CaptureFixture[str]
 ) -> None:

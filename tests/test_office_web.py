@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from edge.config import load_config
+from edge.config import load_office_config
 from edge.events import dumps
 from office.ingest import Ingestor, Message
 from office.store import CollectorStore, open_store
@@ -63,7 +63,7 @@ def ingest(store: CollectorStore, messages: list[Message]) -> None:
 
 @pytest.fixture
 def site(tmp_path: Path, store: CollectorStore, day: Day) -> Iterator[str]:
-    cfg = load_config(
+    cfg = load_office_config(
         write_config(
             tmp_path / "office",
             1883,

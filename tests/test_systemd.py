@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from edge.cli import build_parser
-from edge.config import config_from_dict
+from edge.config import config_from_dict, office_config_from_dict
 
 REPO = Path(__file__).resolve().parent.parent
 UNITS = REPO / "systemd"
@@ -293,8 +293,14 @@ def test_example_configs_are_valid_once_installed(tmp_path: Path, name: str) -> 
     text = (UNITS / name).read_text()
     data = tomllib.loads(text.replace('"/', f'"{tmp_path}/'))
     (tmp_path / "var/lib/kindergate/roster").mkdir(parents=True)
-    cfg = config_from_dict(data, tmp_path / "etc/kindergate/gate.toml")
-    assert cfg.store.path.is_relative_to(tmp_path)
+    path = tmp_path / "etc/kindergate" / name.replace(".example", "")
+    if name.startswith("gate"):
+        cfg = config_from_dict(data, path)
+        assert cfg.store.path.is_relative_to(tmp_path)
+    else:  # the office's own file: no gate section
+        office = office_config_from_dict(data, path)
+        assert Path(office.collector.database).is_relative_to(tmp_path)
+        assert "gate" not in data and "store" not in data
 
 
 def test_make_install_runs_the_script() -> None:

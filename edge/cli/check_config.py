@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from edge.cli.common import CliError, config_or_exit
+from edge.cli.common import CliError, any_config_or_exit
+from edge.config import Config
 
 
 def register(sub: Any) -> None:
@@ -15,12 +16,20 @@ def register(sub: Any) -> None:
 
 
 def check_config(args: argparse.Namespace) -> int:
+    """A gate's file is checked as a gate's (with its ``[collector]``, if any); a file with
+    ``[collector]`` and no ``[gate]`` as an office's."""
     from edge.osdp_config import install_mode_problems
 
-    cfg = config_or_exit(args.file)
+    cfg = any_config_or_exit(args.file)
+    if not isinstance(cfg, Config):
+        print(f"{args.file}: ok (an office config: collector, report, events --collector, cmd)")
+        return 0
     # install mode left on once the key exists: refused here, though the daemon still starts
     refused = install_mode_problems(cfg.reader)
     if refused:
         raise CliError("\n".join(f"{args.file}: {key}: {why}" for key, why in refused))
-    print(f"{args.file}: ok")
+    if cfg.collector is not None:
+        print(f"{args.file}: ok (a gate config, with the office's [collector])")
+    else:
+        print(f"{args.file}: ok")
     return 0

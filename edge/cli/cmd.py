@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edge.cli.common import CliError, config_or_exit, mqtt_or_exit
+from edge.cli.common import CliError, any_config_or_exit, mqtt_or_exit
 
 
 def register(sub: Any) -> None:
@@ -58,7 +58,7 @@ def cmd(args: argparse.Namespace) -> int:
     from mqtt.signing import KeyFileError, load_key
     from office.command import CommandError, send_command
 
-    cfg = config_or_exit(args.config)
+    cfg = any_config_or_exit(args.config)
     mqtt = mqtt_or_exit(cfg, args.config)
     command_args = _command_args(args)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from edge.cli.common import CliError, config_or_exit
+from edge.cli.common import CliError, office_config_or_exit
 
 
 def register(sub: Any) -> None:
@@ -17,7 +17,7 @@ def register(sub: Any) -> None:
 def collector(args: argparse.Namespace) -> int:
     from office.service import CollectorSetupError, run
 
-    cfg = config_or_exit(args.config)
+    cfg = office_config_or_exit(args.config)
     try:
         return run(cfg)
     except CollectorSetupError as err:

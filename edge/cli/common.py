@@ -8,7 +8,15 @@ import pwd
 import sys
 from pathlib import Path
 
-from edge.config import Config, ConfigError, MqttConfig, load_config
+from edge.config import (
+    Config,
+    ConfigError,
+    MqttConfig,
+    OfficeConfig,
+    load_any_config,
+    load_config,
+    load_office_config,
+)
 from edge.roster import Roster, RosterError
 
 log = logging.getLogger(__name__)
@@ -23,9 +31,25 @@ class CliError(Exception):
 
 
 def config_or_exit(path: str) -> Config:
-    """The validated config, or every problem in it as a CliError."""
+    """The validated gate config, or every problem in it as a CliError."""
     try:
         return load_config(path)
+    except ConfigError as err:
+        raise CliError("\n".join(err.problems)) from None
+
+
+def office_config_or_exit(path: str) -> OfficeConfig:
+    """The office's config (its own file, or a gate's file with ``[collector]``)."""
+    try:
+        return load_office_config(path)
+    except ConfigError as err:
+        raise CliError("\n".join(err.problems)) from None
+
+
+def any_config_or_exit(path: str) -> Config | OfficeConfig:
+    """A gate's or an office's config: for commands that need only the site and broker."""
+    try:
+        return load_any_config(path)
     except ConfigError as err:
         raise CliError("\n".join(err.problems)) from None
 
@@ -43,7 +67,7 @@ def roster_or_exit(folder: str | Path, *, prefix: str = "") -> Roster:
     return roster
 
 
-def site_key_or_exit(cfg: Config, config_path: str) -> bytes | None:
+def site_key_or_exit(cfg: Config | OfficeConfig, config_path: str) -> bytes | None:
     """The site key from ``mqtt.key_file``; None when the config has no ``[mqtt]``."""
     if cfg.mqtt is None:
         return None
@@ -55,7 +79,7 @@ def site_key_or_exit(cfg: Config, config_path: str) -> bytes | None:
         raise CliError(f"{config_path}: mqtt.key_file: {err}") from None
 
 
-def mqtt_or_exit(cfg: Config, path: str) -> MqttConfig:
+def mqtt_or_exit(cfg: Config | OfficeConfig, path: str) -> MqttConfig:
     """The ``[mqtt]`` section, which commands and keys need."""
     if cfg.mqtt is None:
         raise CliError(f"{path}: mqtt: missing section (needed for commands and keys)")

@@ -7,7 +7,8 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from edge.cli.common import CliError, config_or_exit
+from edge.cli.common import CliError, config_or_exit, office_config_or_exit
+from edge.config import OfficeConfig
 from edge.store import Store
 
 
@@ -22,7 +23,7 @@ def register(sub: Any) -> None:
 
 
 def events(args: argparse.Namespace) -> int:
-    cfg = config_or_exit(args.config)
+    cfg = office_config_or_exit(args.config) if args.collector else config_or_exit(args.config)
     since = None
     if args.since:
         try:
@@ -31,7 +32,7 @@ def events(args: argparse.Namespace) -> int:
             raise CliError(f"--since: not an ISO 8601 time: {args.since!r}") from None
         if since.tzinfo is None:
             since = since.replace(tzinfo=cfg.site.tz)
-    if args.collector:
+    if isinstance(cfg, OfficeConfig):
         from office.service import collector_events
 
         collected = collector_events(cfg, since)

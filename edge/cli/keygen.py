@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from edge.cli.common import CliError, config_or_exit, mqtt_or_exit
+from edge.cli.common import CliError, any_config_or_exit, mqtt_or_exit
 
 
 def register(sub: Any) -> None:
@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
 def keygen(args: argparse.Namespace) -> int:
     from office.command import write_key
 
-    cfg = config_or_exit(args.config)
+    cfg = any_config_or_exit(args.config)
     path = mqtt_or_exit(cfg, args.config).key_file
     try:
         write_key(path, force=args.force)

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from edge.cli.common import CliError, config_or_exit
+from edge.cli.common import CliError, office_config_or_exit
 
 REPORT_KINDS = ("pickups", "late", "visitors", "alarms", "gates", "day")
 EXPORT = "export"
@@ -47,15 +47,11 @@ def report(args: argparse.Namespace) -> int:
         if value is not None:
             raise CliError(f"{option}: only for `report export`")
     from office.report_build import render
-    from office.service import CollectorSetupError
     from office.service import report as make_report
 
-    cfg = config_or_exit(args.config)
+    cfg = office_config_or_exit(args.config)  # no [collector]: exit 2 naming it
     day = parse_date("--date", args.date) if args.date else datetime.now(cfg.site.tz).date()
-    try:
-        result = make_report(cfg, args.kind, day)
-    except CollectorSetupError as err:
-        raise CliError(f"{args.config}: {err}") from None
+    result = make_report(cfg, args.kind, day)
     fmt = args.format or "table"
     text = render(result, fmt)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -67,7 +63,6 @@ def report(args: argparse.Namespace) -> int:
 
 def export(args: argparse.Namespace) -> int:
     from office.export import ExportError
-    from office.service import CollectorSetupError
     from office.service import export as write_export
 
     if args.date is not None or args.format is not None:
@@ -76,11 +71,9 @@ def export(args: argparse.Namespace) -> int:
         raise CliError("report export: --from and --out are required")
     first = parse_date("--from", args.first)
     last = parse_date("--to", args.last) if args.last else first
-    cfg = config_or_exit(args.config)
+    cfg = office_config_or_exit(args.config)
     try:
         done = write_export(cfg, Path(args.out), first, last)
-    except CollectorSetupError as err:
-        raise CliError(f"{args.config}: {err}") from None
     except ExportError as err:
         raise CliError(str(err)) from None
     except OSError as err:

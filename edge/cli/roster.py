@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from edge.cli.common import CliError, config_or_exit, roster_or_exit, site_key_or_exit
+from edge.cli.common import (
+    CliError,
+    any_config_or_exit,
+    config_or_exit,
+    roster_or_exit,
+    site_key_or_exit,
+)
 from edge.store import Store
 
 
@@ -58,7 +64,7 @@ def roster_id_hash(args: argparse.Namespace) -> int:
     """The ID number comes on stdin, so it stays out of shell history and the process list."""
     from edge.guard import id_hash, id_salt
 
-    cfg = config_or_exit(args.config)
+    cfg = any_config_or_exit(args.config)  # blocked.csv is often prepared at the office
     key = site_key_or_exit(cfg, args.config)
     number = sys.stdin.readline().strip()
     if not number:
