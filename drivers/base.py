@@ -38,6 +38,9 @@ class Read:
     # A Wiegand-26 read carries only the low 24 bits of the card's number; the roster
     # matches it against a card with the same low 24 bits when exactly one has them.
     low24: bool = False
+    # Not a read but a count: this many bad reads were held back by the reader's limiter
+    # (drivers.health.ReadFilter) since its last count.
+    suppressed: int = 0
 
     @classmethod
     def failed(cls, reader: str, err: BadRead) -> Read:

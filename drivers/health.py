@@ -122,11 +122,19 @@ class BadReadLimiter:
         return count
 
 
+# How often a reader hands the count of the bad reads it held back to the gate: the gate
+# keeps the count (across a restart too) and logs it once per window.
+COUNT_EVERY_SECONDS = 1.0
+
+
 class ReadFilter:
     """Passes a reader's reads on, holding back a flood of bad ones.
 
-    Reader threads call it for every read and call ``flush()`` when idle, so the
-    summary of a flood that has stopped is still delivered.
+    What it held back is passed on as a count (a ``Read`` with ``suppressed``): once per
+    window by default, or, with ``count_every``, as often as that, so a process killed in
+    a flood loses no more than that much of the count. Reader threads call it for every
+    read and call ``flush()`` when idle, so the count of a flood that has stopped is
+    still delivered.
     """
 
     def __init__(
@@ -136,11 +144,14 @@ class ReadFilter:
         *,
         limiter: BadReadLimiter | None = None,
         clock: Callable[[], float] = time.monotonic,
+        count_every: float | None = None,
     ) -> None:
         self.reader = reader
         self._on_read = on_read
         self._limiter = limiter if limiter is not None else BadReadLimiter()
         self._clock = clock
+        self._count_every = count_every
+        self._counted_at = float("-inf")
 
     def __call__(self, read: Read) -> None:
         now = self._clock()
@@ -150,10 +161,18 @@ class ReadFilter:
         self._on_read(read)
 
     def flush(self, now: float | None = None) -> None:
-        count = self._limiter.take_summary(self._clock() if now is None else now)
+        now = self._clock() if now is None else now
+        if self._count_every is None:
+            count = self._limiter.take_summary(now)
+        elif self._limiter.suppressed and now - self._counted_at >= self._count_every:
+            self._counted_at = now
+            count = self._limiter.take_suppressed()
+        else:
+            count = 0
         if count:
             log.warning("reader %s: %s bad reads suppressed", self.reader, count)
-            self._on_read(Read(self.reader, None, error=f"{count} more bad reads suppressed"))
+            error = f"{count} more bad reads suppressed"
+            self._on_read(Read(self.reader, None, error=error, suppressed=count))
 
 
 class SilenceWatch:

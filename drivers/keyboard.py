@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import Any, Protocol
 
 from drivers.base import RAW_LIMIT, Read, ReadCallback
-from drivers.health import Backoff, HealthCallback, HealthState, ReadFilter
+from drivers.health import COUNT_EVERY_SECONDS, Backoff, HealthCallback, HealthState, ReadFilter
 from drivers.line import MAX_LINE, line_read
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ class KeyboardReader:
         self.device = device
         self._factory = source_factory
         self._clock = clock
-        self._emit = ReadFilter(name, on_read, clock=clock)
+        self._emit = ReadFilter(name, on_read, clock=clock, count_every=COUNT_EVERY_SECONDS)
         self._health = HealthState(name, on_health)
         self._decoder = KeyLineDecoder(name)
         self._backoff = Backoff(*retry)

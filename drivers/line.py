@@ -18,7 +18,7 @@ import tty
 from collections.abc import Callable
 
 from drivers.base import RAW_LIMIT, BadRead, Read, ReadCallback, parse_line
-from drivers.health import Backoff, HealthCallback, HealthState, ReadFilter
+from drivers.health import COUNT_EVERY_SECONDS, Backoff, HealthCallback, HealthState, ReadFilter
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class LineReader:
         self.path = os.fspath(path)
         self._clock = clock
         self._check_interval = check_interval
-        self._emit = ReadFilter(name, on_read, clock=clock)
+        self._emit = ReadFilter(name, on_read, clock=clock, count_every=COUNT_EVERY_SECONDS)
         self._health = HealthState(name, on_health)
         self._backoff = Backoff(*retry)
         self._stop = threading.Event()

@@ -19,7 +19,7 @@ from typing import Any
 import serial
 
 from drivers.base import BadRead, Read, ReadCallback, card_credential
-from drivers.health import Backoff, HealthCallback, HealthState, ReadFilter
+from drivers.health import COUNT_EVERY_SECONDS, Backoff, HealthCallback, HealthState, ReadFilter
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ class SerialRdm6300Reader:
         self.baudrate = baudrate
         self._serial_factory = serial_factory
         self._clock = clock
-        self._emit = ReadFilter(name, on_read, clock=clock)
+        self._emit = ReadFilter(name, on_read, clock=clock, count_every=COUNT_EVERY_SECONDS)
         self._health = HealthState(name, on_health)
         self._decoder = Rdm6300Decoder(name)
         self._backoff = Backoff(*retry)

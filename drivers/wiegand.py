@@ -6,6 +6,11 @@ no bit has come for ``gap`` seconds. Formats (TEST_VECTORS.md): the first half o
 the bits has even parity, the second half odd parity; the credential is the bits
 between the two parity bits (for 26 bits, facility × 65536 + number, which is only
 the low 24 bits of the card's number).
+
+A Wiegand reader says nothing while no card is shown, so silence is no sign of trouble.
+A data line held low is: no pulse lasts longer than microseconds, so a line low for
+``HELD_SECONDS`` is a shorted cable or a reader pulling its outputs down (no power).
+The reader reports it as unhealthy until the line is released.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any
 from gpiozero import DigitalInputDevice
 
 from drivers.base import RAW_LIMIT, BadRead, Read, ReadCallback, card_credential
-from drivers.health import HealthCallback, HealthState, ReadFilter
+from drivers.health import COUNT_EVERY_SECONDS, HealthCallback, HealthState, ReadFilter
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +33,7 @@ GAP = 0.025
 FORMATS = (26, 34)
 MAX_BITS = 64  # a longer burst is line noise: count it, but stop storing bits
 IDLE_WAKE = 1.0
+HELD_SECONDS = 0.5  # a data line low this long (seen when idle) is a fault, not a pulse
 
 
 def decode_bits(bits: str, formats: Collection[int] = FORMATS) -> str:
@@ -160,13 +166,14 @@ class GpioWiegandReader:
         self.d1 = d1
         self._pin_factory = pin_factory
         self._clock = clock
-        self._emit = ReadFilter(name, on_read, clock=clock)
+        self._emit = ReadFilter(name, on_read, clock=clock, count_every=COUNT_EVERY_SECONDS)
         self._health = HealthState(name, on_health)
         self._decoder = WiegandDecoder(name, gap=gap, formats=formats)
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lines: list[Any] = []
+        self._held_since: float | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -218,11 +225,29 @@ class GpioWiegandReader:
             with self._lock:
                 deadline = self._decoder.deadline()
             if deadline is None:
-                # Idle: wake now and then so a bad-read summary still goes out.
-                self._wake.wait(IDLE_WAKE)
+                # Idle: wake now and then so a bad-read count still goes out, and look
+                # at the lines, which must be high between frames.
+                if self._wake.wait(IDLE_WAKE):
+                    self._held_since = None  # a bit came: a frame, not a line held low
+                else:
+                    self._check_lines()
             else:
                 self._wake.wait(max(0.0, deadline - self._clock()))
             self.poll()
+
+    def _check_lines(self) -> None:
+        held = [
+            name for name, line in zip(("D0", "D1"), self._lines, strict=True) if line.is_active
+        ]
+        now = self._clock()
+        if not held:
+            self._held_since = None
+            self._health.report(True, f"listening on GPIO {self.d0}/{self.d1}")
+            return
+        if self._held_since is None:
+            self._held_since = now
+        elif now - self._held_since >= HELD_SECONDS:
+            self._health.report(False, f"{' and '.join(held)} held low (cable or reader power)")
 
     def _close_lines(self) -> None:
         for line in self._lines:

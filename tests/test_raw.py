@@ -183,6 +183,26 @@ def test_a_million_bad_reads_are_a_few_events_and_summaries() -> None:
     ]
 
 
+def test_a_reader_counts_what_it_held_back_as_often_as_asked() -> None:
+    out: list[Read] = []
+    clock = Clock()
+    flood = ReadFilter(
+        "gate", out.append, limiter=BadReadLimiter(5, 60.0), clock=clock, count_every=1.0
+    )
+    for i in range(1, 10_001):  # ten seconds of bad frames, one a millisecond
+        clock.t = i * 0.001
+        flood(Read("gate", None, error="checksum error"))
+    flood.flush()  # not a second since the last count: held
+    held = sum(r.suppressed for r in out)
+    clock.t += 1.0
+    flood.flush()
+    counts = [r.suppressed for r in out if r.suppressed]
+    assert [r.error for r in out if not r.suppressed] == ["checksum error"] * 5
+    assert sum(counts) == 9995 and held < 9995
+    # one count at the first flood read after the limit, then one a second: 10 s, 11 counts
+    assert len(counts) == 11 and all(n > 0 for n in counts)
+
+
 def test_good_reads_are_never_held_back() -> None:
     out: list[Read] = []
     flood = ReadFilter("gate", out.append, limiter=BadReadLimiter(1, 60.0), clock=Clock())

@@ -232,11 +232,16 @@ def test_serial_reader_limits_a_flood_of_bad_frames(pty_link: Path) -> None:
         health.wait_for(healthy)
         pty.write(BAD_SUM * 50 + CARD_A)
         reads.wait_for(lambda items: any(r.credential for r in items))
+        # the 45 held back are counted, within a second or so (the gate logs the count)
+        reads.wait_for(lambda items: sum(r.suppressed for r in items) >= 45)
     finally:
         reader.close()
         pty.unplug()
-    errors = [r.error for r in reads.items]
+    errors = [r.error for r in reads.items if not r.suppressed]
     assert errors == ["checksum error"] * 5 + [None]
+    counts = [r for r in reads.items if r.suppressed]
+    assert sum(r.suppressed for r in counts) == 45
+    assert all(r.credential is None and "bad reads suppressed" in (r.error or "") for r in counts)
 
 
 # -- silence watch (serial port errors) -------------------------------------------

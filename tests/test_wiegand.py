@@ -20,6 +20,7 @@ from drivers.wiegand import (
     encode_wiegand26,
     encode_wiegand34,
 )
+from tests.reader_support import Log
 
 W26 = [
     ("00101101000000001010001000", 90, 324, "card:0005898564"),
@@ -285,6 +286,26 @@ def test_gpio_reader_in_real_time(
     pulse(factory, W26[2][0])
     assert [r.credential for r in reads.wait(1)] == ["card:0000070817"]
     assert health == [ReaderHealth("gate", True, f"listening on GPIO {D0}/{D1}")]
+
+
+def test_a_data_line_held_low_is_a_fault_until_released(
+    factory: MockFactory, reader_with: Callable[..., tuple[GpioWiegandReader, Reads]]
+) -> None:
+    health: Log[ReaderHealth] = Log()
+    _, reads = reader_with(on_health=health)
+    health.wait_for(1)
+    factory.pin(D1).drive_low()  # a shorted cable, or a reader without power
+    health.wait_for(2, timeout=15)
+    assert health.items[1] == ReaderHealth("gate", False, "D1 held low (cable or reader power)")
+    factory.pin(D1).drive_high()
+    health.wait_for(3, timeout=15)
+    assert health.items == [
+        ReaderHealth("gate", True, f"listening on GPIO {D0}/{D1}"),
+        ReaderHealth("gate", False, "D1 held low (cable or reader power)"),
+        ReaderHealth("gate", True, f"listening on GPIO {D0}/{D1}"),
+    ]
+    # the one edge was one bit: a bad read, not a card
+    assert [(r.credential, r.error) for r in reads.wait(1)] == [(None, "wrong length: 1 bits")]
 
 
 def test_gpio_reader_close_releases_pins(factory: MockFactory) -> None:
