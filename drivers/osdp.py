@@ -32,7 +32,7 @@ import serial
 from osdp import Capability, Command, Event, EventNotification, LibFlag, LogLevel, PDInfo
 
 from drivers.base import Feedback, Input, InputChange, Read, ReadCallback
-from drivers.health import Backoff, HealthCallback, HealthState, ReadFilter
+from drivers.health import COUNT_EVERY_SECONDS, Backoff, HealthCallback, HealthState, ReadFilter
 from drivers.osdp_key import ScbkError, create_scbk, load_scbk
 from drivers.osdp_link import Panel, SerialChannel
 from drivers.osdp_proto import (
@@ -79,7 +79,7 @@ class OsdpReader:
         self.install_mode = install_mode
         self.no_answer = no_answer
         self._clock = clock
-        self._emit = ReadFilter(name, on_read, clock=clock)
+        self._emit = ReadFilter(name, on_read, clock=clock, count_every=COUNT_EVERY_SECONDS)
         self._on_input = on_input
         self._health = HealthState(name, on_health)
         self._backoff = Backoff(*retry)

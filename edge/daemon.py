@@ -23,6 +23,8 @@ from edge.events import Draft, Event, EventType, Reason
 from edge.gate import Gate
 from edge.guard import GuardAction
 from edge.ops.daemon_lock import DaemonLock, lock_store
+from edge.reader_watch import ReaderWatch
+from edge.readers import Readers
 from edge.roster import Roster, roster_from_json
 from edge.roster_load import load_roster
 from edge.rules import Mode
@@ -51,6 +53,7 @@ class Daemon:
         io: GateIO | None = None,
         clock: Clock | None = None,
         site_key: bytes | None = None,
+        reader_watch: ReaderWatch | None = None,
     ) -> None:
         self.cfg = cfg
         self.site_key = site_key  # verifies QR passes; the MQTT link signs with it too
@@ -60,9 +63,9 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.components: list[tuple[str, Component]] = []
         self.listeners: list[Callable[[list[Event]], None]] = []
-        self._readers: list[Any] = []
+        self.readers: Readers | None = None
+        self._reader_watch = reader_watch  # the rules of reader health (edge/reader_watch.py)
         self._timer: asyncio.TimerHandle | None = None
-        self.reader_health: dict[str, ReaderHealth] = {}
         self._unsaved: list[Draft] = []  # drafts the store refused; written first next time
         self._retry_at = float("-inf")  # while the store fails: when to try it again
         self.early_signals: list[int] = []  # SIGTERM before the loop ran: stop at once
@@ -112,7 +115,8 @@ class Daemon:
             self.stopping.set()
         # Readers open their devices (and the FIFO exists) before `started` is logged:
         # from that event on, a card presented is a card read.
-        self._start_readers()
+        self.readers = Readers(self, self.io, watch=self._reader_watch, feedback=self.feedback)
+        self.readers.start()
         self._start_extras()
         self.record(
             [
@@ -137,9 +141,8 @@ class Daemon:
     def shutdown(self) -> None:
         if self._timer:
             self._timer.cancel()
-        for reader in reversed(self._readers):
-            with suppress(Exception):
-                reader.close()
+        if self.readers is not None:
+            self.readers.close()
         self.record([self.gate.draft(EventType.SYSTEM, Reason.STOPPED, mode=str(self.gate.mode))])
         for name, component in reversed(self.components):
             try:
@@ -165,22 +168,10 @@ class Daemon:
             component.start()
             self.components.append((name, component))
 
-    # --- readers --------------------------------------------------------------------
-
-    def _start_readers(self) -> None:
-        from edge.readers import make_reader
-
-        for rc in self.cfg.reader:
-            reader = make_reader(
-                rc,
-                self.io,
-                on_read=self.from_thread(self.on_read),
-                on_health=self.from_thread(self.on_health),
-                on_input=self.from_thread(self.on_input),
-            )
-            reader.start()
-            self._readers.append(reader)
-            self.feedback.add(reader)
+    @property
+    def reader_health(self) -> dict[str, ReaderHealth]:
+        """Each reader's health as the events last told it."""
+        return self.readers.watch.health if self.readers is not None else {}
 
     def from_thread(self, fn: Callable[[T], None]) -> Callable[[T], None]:
         """A callable for another thread: it hands its argument to ``fn`` on the loop."""
@@ -204,22 +195,6 @@ class Daemon:
 
     def on_input(self, change: InputChange) -> None:
         self.record(self.gate.input_changed(change))
-
-    def on_health(self, health: ReaderHealth) -> None:
-        before = self.reader_health.get(health.reader)
-        self.reader_health[health.reader] = health
-        if before is not None and before.ok == health.ok:
-            return
-        if before is None and health.ok:
-            return
-        reason = Reason.READER_UP if health.ok else Reason.READER_DOWN
-        self.record(
-            [
-                self.gate.draft(
-                    EventType.SYSTEM, reason, reader=health.reader, detail={"detail": health.detail}
-                )
-            ]
-        )
 
     def guard(self, action: GuardAction) -> list[Event]:
         return self.record(self.gate.guard(action))

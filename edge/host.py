@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
-from drivers.base import Read
+from drivers.base import InputChange, Read
 from drivers.health import ReaderHealth
 from edge.clock import Clock
 from edge.config import Config
@@ -65,6 +65,10 @@ class GateHost(Protocol):
 
     def on_read(self, read: Read) -> None:
         """A credential (or a bad read) from a reader: decide, drive the lock, record."""
+        ...
+
+    def on_input(self, change: InputChange) -> None:
+        """A contact changed (the gate's own, or a reader's tamper switch): act, record."""
         ...
 
     def guard(self, action: GuardAction) -> list[Event]:

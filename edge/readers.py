@@ -1,13 +1,25 @@
-"""Building the configured card readers."""
+"""The configured card readers: built, started, watched and closed for the daemon.
+
+Reader threads hand every read and health report to the loop (``GateHost.from_thread``);
+on the loop a ``ReaderWatch`` (edge/reader_watch.py, where the rules are) turns them into
+``reader_down`` / ``reader_up`` and ``bad_reads_suppressed`` events. The count of bad
+reads not yet logged is kept in the store, so a daemon killed in a flood loses at most
+the last second of it.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 import os
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 from drivers.base import GateIO, InputChange, Read
+from drivers.feedback import ReaderFeedback
 from drivers.health import ReaderHealth
 from edge.config import (
     KeyboardReaderConfig,
@@ -17,6 +29,15 @@ from edge.config import (
     ReaderConfig,
     WiegandReaderConfig,
 )
+from edge.events import EventType, Reason
+from edge.host import GateHost
+from edge.reader_watch import ReaderWatch, Suppressed
+from edge.store import StoreError
+
+log = logging.getLogger(__name__)
+
+CHECK_SECONDS = 1.0
+PENDING_KEY = "bad_reads_pending"  # the store's state: counts not yet logged
 
 
 def ensure_fifo(path: Path) -> None:
@@ -80,3 +101,132 @@ def make_reader(
             on_input=on_input,
         )
     raise ValueError(f"unknown reader type {rc!r}")
+
+
+class Readers:
+    """Every ``[[reader]]`` of the config, on the host's loop."""
+
+    def __init__(
+        self,
+        host: GateHost,
+        io: GateIO,
+        *,
+        watch: ReaderWatch | None = None,
+        feedback: ReaderFeedback | None = None,
+    ) -> None:
+        self.host = host
+        self.io = io
+        self.watch = watch or ReaderWatch()
+        self.feedback = feedback  # readers with lights show the gate's feedback too
+        self._readers: list[Any] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Open every reader (a FIFO exists once this returns); then watch them."""
+        for rc in self.host.cfg.reader:
+            reader = make_reader(
+                rc,
+                self.io,
+                on_read=self.host.from_thread(self.on_read),
+                on_health=self.host.from_thread(self.on_health),
+                on_input=self.host.from_thread(self.host.on_input),
+            )
+            reader.start()
+            self._readers.append(reader)
+            if self.feedback is not None:
+                self.feedback.add(reader)
+        self._log_counts(self._restored(), restarted=True)
+        if self.host.loop is not None:
+            self._task = self.host.loop.create_task(self._watching())
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        for reader in reversed(self._readers):
+            with suppress(Exception):
+                reader.close()
+        self._log_counts(self.watch.due(self.host.clock.monotonic(), all_=True))
+
+    # --- on the loop ------------------------------------------------------------------
+
+    def on_read(self, read: Read) -> None:
+        now = self.host.clock.monotonic()
+        if read.suppressed:
+            self.watch.suppressed(read.reader, read.suppressed, now)
+            self._keep_counts()
+            return
+        back = self.watch.heard(read.reader, now)
+        if back is not None:
+            self._log_health([back])
+        self.host.on_read(read)
+
+    def on_health(self, health: ReaderHealth) -> None:
+        back = self.watch.reported(health, self.host.clock.monotonic())
+        if back is not None:
+            self._log_health([back])
+
+    def check(self) -> None:
+        now = self.host.clock.monotonic()
+        self._log_health(self.watch.check(now))
+        self._log_counts(self.watch.due(now))
+
+    async def _watching(self) -> None:
+        while True:
+            await asyncio.sleep(CHECK_SECONDS)
+            try:
+                self.check()
+            except Exception:  # the next round tries again; the readers go on meanwhile
+                log.exception("checking the readers failed")
+
+    def _log_health(self, changes: list[ReaderHealth]) -> None:
+        gate = self.host.gate
+        drafts = [
+            gate.draft(
+                EventType.SYSTEM,
+                Reason.READER_UP if h.ok else Reason.READER_DOWN,
+                reader=h.reader,
+                detail={"detail": h.detail},
+            )
+            for h in changes
+        ]
+        if drafts:
+            self.host.record(drafts)
+
+    def _log_counts(self, counts: list[Suppressed], *, restarted: bool = False) -> None:
+        if not counts:
+            return
+        extra = {"before_restart": True} if restarted else {}
+        window = self.watch.window
+        self.host.record(
+            [
+                self.host.gate.draft(
+                    EventType.SYSTEM,
+                    Reason.BAD_READS_SUPPRESSED,
+                    reader=c.reader,
+                    detail={"count": c.count, "window_seconds": window, **extra},
+                )
+                for c in counts
+            ]
+        )
+        self._keep_counts()
+
+    # --- the counts not yet logged, kept across a restart -----------------------------
+
+    def _keep_counts(self) -> None:
+        try:
+            self.host.store.set_state(PENDING_KEY, json.dumps(self.watch.pending()))
+        except StoreError as err:  # the events are what matters; this is a courtesy
+            log.warning("could not keep the count of suppressed bad reads: %s", err)
+
+    def _restored(self) -> list[Suppressed]:
+        try:
+            kept = json.loads(self.host.store.get_state(PENDING_KEY) or "{}")
+        except (StoreError, ValueError):
+            return []
+        if not isinstance(kept, dict):
+            return []
+        return [
+            Suppressed(str(name), n)
+            for name, n in sorted(kept.items())
+            if isinstance(n, int) and not isinstance(n, bool) and n > 0
+        ]
