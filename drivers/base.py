@@ -116,6 +116,10 @@ class GateIO(Protocol):
 
     def on_input(self, callback: Callable[[InputChange], None]) -> None: ...
 
+    def read_inputs(self) -> dict[Input, bool]:
+        """Each wired input's state now (callbacks only tell of changes)."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Protocol, runtime_checkable
 
-from drivers.base import Feedback, GateIO, InputChange
+from drivers.base import Feedback, GateIO, Input, InputChange
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,9 @@ class ReaderFeedback:
 
     def on_input(self, callback: Callable[[InputChange], None]) -> None:
         self.io.on_input(callback)
+
+    def read_inputs(self) -> dict[Input, bool]:
+        return self.io.read_inputs()
 
     def close(self) -> None:
         self.io.close()

@@ -350,7 +350,8 @@ class SimulatedGate(GpioGate):
     ``drive()`` moves an input the way the wired contact would (respecting its
     active level). Debouncing is off: gpiozero 2.0.1's ``MockPin`` stores
     ``bounce`` but does not implement it, and a simulation must not depend on it
-    anyway. Inputs start inactive (door shut, no alarm), as in a quiet gate.
+    anyway. Inputs start as in a quiet gate: door shut, button up, no alarm, no tamper,
+    and the lock engaged (a wired lock-state sensor is active).
     """
 
     def __init__(
@@ -359,7 +360,7 @@ class SimulatedGate(GpioGate):
         factory = pin_factory if pin_factory is not None else MockFactory()
         super().__init__(replace(pins, bounce_time=None), pin_factory=factory, tempo=tempo)
         for inp in self.inputs:
-            self.drive(inp, False)
+            self.drive(inp, inp is Input.LOCK_SENSOR)
 
     def drive(self, input: Input, active: bool) -> None:
         wired = self.pins.inputs()

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from typing import Any, Protocol, TypeVar
 
-from drivers.base import GateIO, InputChange, Read
+from drivers.base import GateIO, Input, InputChange, Read
 from drivers.feedback import ReaderFeedback
 from drivers.health import ReaderHealth
 from edge.clock import Clock, SystemClock
@@ -90,6 +90,10 @@ class Daemon:
         self.gate.restore(self.store.events(since=self.gate.day_start()))
         self.gate.revoked_passes.update(self.store.revoked_passes())
         self.io.on_input(self.from_thread(self.on_input))
+        # Inputs report changes only: the lock sensor's state now is where its watch starts.
+        engaged = self.io.read_inputs().get(Input.LOCK_SENSOR)
+        if engaged is not None:
+            self.record(self.gate.input_changed(InputChange(Input.LOCK_SENSOR, engaged)))
 
     def _load_roster(self) -> Roster:
         latest = self.store.roster_latest()

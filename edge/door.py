@@ -2,6 +2,12 @@
 
 Times are monotonic seconds (never the wall clock: an NTP step must not open a door).
 The machine never touches a pin; the gate applies its ``LockCommand``s to the hardware.
+
+With a lock-state sensor wired (``[gpio] lock_sensor``), the machine also checks that
+the lock really engages: once the lock is commanded locked with the door shut, the
+sensor must say "engaged" within ``lock_engage_seconds``, or the machine reports
+``lock_not_engaged`` (a bolt that missed its strike, a maglock without its bond): the
+gate looks locked and is not. Reported once, until the sensor says engaged again.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ class DoorTiming:
     unlock_seconds: float = 5.0
     held_open_seconds: float = 30.0
     held_open_warning_seconds: float = 10.0
+    lock_engage_seconds: float = 2.0
 
 
 class DoorMachine:
@@ -57,6 +64,10 @@ class DoorMachine:
         self._opened_at: float | None = None
         self._warned = False
         self._held_reported = False
+        # what the lock-state sensor last said; None without one (or before it spoke)
+        self.lock_engaged: bool | None = None
+        self._engage_by: float | None = None
+        self._engage_reported = False
 
     # --- commands -------------------------------------------------------------------
 
@@ -70,12 +81,13 @@ class DoorMachine:
         if self.held:
             return []
         self._unlock_until = t + self.timing.unlock_seconds
-        return self._set_lock(True)
+        return self._watch_engagement(t, self._set_lock(True))
 
     def hold(self) -> list[Action]:
         """Evacuation: release and keep released."""
         self.held = True
         self._unlock_until = None
+        self._engage_by = None  # released: nothing to engage
         self._clear_open_watch()
         return self._set_lock(True)
 
@@ -83,17 +95,27 @@ class DoorMachine:
         self.held = False
         if self.door_open:
             self._opened_at = t  # the held-open watch starts now, not at the evacuation
-        return self._set_lock(False)
+        return self._watch_engagement(t, self._set_lock(False))
 
-    def secure(self) -> list[Action]:
+    def secure(self, t: float) -> list[Action]:
         """Lockdown: lock now, whatever was pending."""
         self._unlock_until = None
         self._authorized_until = float("-inf")
-        return self._set_lock(False) if not self.held else []
+        return self._watch_engagement(t, self._set_lock(False) if not self.held else [])
 
     # --- inputs ---------------------------------------------------------------------
 
+    def lock_sensed(self, engaged: bool, t: float) -> list[Action]:
+        """The lock-state sensor changed: engaged (bolt thrown, bond made) or not."""
+        self.lock_engaged = engaged
+        if engaged:
+            self._engage_reported = False
+        return self._watch_engagement(t, [])
+
     def door_changed(self, is_open: bool, t: float) -> list[Action]:
+        return self._watch_engagement(t, self._door_changed(is_open, t))
+
+    def _door_changed(self, is_open: bool, t: float) -> list[Action]:
         if is_open == self.door_open:
             return []
         self.door_open = is_open
@@ -118,6 +140,11 @@ class DoorMachine:
         if self._unlock_until is not None and t >= self._unlock_until:
             self._unlock_until = None
             out += self._set_lock(False)
+        out = self._watch_engagement(t, out)
+        if self._engage_by is not None and t >= self._engage_by:
+            self._engage_by = None
+            self._engage_reported = True
+            out += [DoorNote(Reason.LOCK_NOT_ENGAGED), Signal(Feedback.ALARM)]
         if self._opened_at is not None and not self.held:
             open_for = t - self._opened_at
             warn_at = self.timing.held_open_seconds - self.timing.held_open_warning_seconds
@@ -133,6 +160,8 @@ class DoorMachine:
         times = []
         if self._unlock_until is not None:
             times.append(self._unlock_until)
+        if self._engage_by is not None:
+            times.append(self._engage_by)
         if self._opened_at is not None and not self.held:
             if not self._warned and self.timing.held_open_warning_seconds:
                 times.append(
@@ -151,6 +180,20 @@ class DoorMachine:
             return []
         self.lock_released = released
         return [LockCommand(released)]
+
+    @property
+    def lock_fault(self) -> bool:
+        """``lock_not_engaged`` was reported and the sensor has not said engaged since."""
+        return self._engage_reported and self.lock_engaged is False
+
+    def _watch_engagement(self, t: float, out: list[Action]) -> list[Action]:
+        """Start (or stop) waiting for the sensor to say engaged; returns ``out``."""
+        expected = self.lock_engaged is False and not self.lock_released and not self.door_open
+        if not expected:
+            self._engage_by = None
+        elif self._engage_by is None and not self._engage_reported:
+            self._engage_by = t + self.timing.lock_engage_seconds
+        return out
 
     def _clear_open_watch(self) -> None:
         self._opened_at = None

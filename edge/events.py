@@ -63,17 +63,14 @@ class Reason(enum.StrEnum):
     BAD_SIGNATURE = "bad_signature"
     WRONG_DATE = "wrong_date"
     ALREADY_USED = "already_used"
-    NOT_PRESENT = "not_present"
     # access, needs approval
     EARLY_PICKUP = "early_pickup"
     # door
     OPENED = "opened"
     CLOSED = "closed"
     HELD_OPEN = "held_open"
-    HELD_OPEN_WARNING = "held_open_warning"
     FORCED_OPEN = "forced_open"
     LOCK_NOT_ENGAGED = "lock_not_engaged"
-    EXIT_BUTTON_STUCK = "exit_button_stuck"
     # mode
     NORMAL = "normal"
     EVACUATE = "evacuate"
@@ -378,7 +375,15 @@ ALARM_MODES = frozenset({Reason.LOCKDOWN, Reason.EVACUATE})  # mode events that 
 DOOR_FAULTS = DOOR_ALARMS | {Reason.LOCK_NOT_ENGAGED}  # door events a guard must see
 READER_HEALTH = frozenset({Reason.READER_DOWN, Reason.READER_UP})
 # How the console colours an event: an alarm, or a warning (shown like a denial).
-ALARMING = frozenset({Reason.BLOCKED_PERSON, Reason.FORCED_OPEN, Reason.FIRE_ALARM, Reason.TAMPER})
+ALARMING = frozenset(
+    {
+        Reason.BLOCKED_PERSON,
+        Reason.FORCED_OPEN,
+        Reason.FIRE_ALARM,
+        Reason.TAMPER,
+        Reason.LOCK_NOT_ENGAGED,
+    }
+)
 WARNING = frozenset(
     {
         Reason.VISITOR_OVERSTAY,

@@ -68,7 +68,12 @@ class Gate:
         self.tz = cfg.site.tz
         g = cfg.gate
         self.door = DoorMachine(
-            DoorTiming(g.unlock_seconds, g.held_open_seconds, g.held_open_warning_seconds),
+            DoorTiming(
+                g.unlock_seconds,
+                g.held_open_seconds,
+                g.held_open_warning_seconds,
+                g.lock_engage_seconds,
+            ),
             held=mode is Mode.EVACUATE,
         )
         self.mode = mode
@@ -212,6 +217,8 @@ class Gate:
             detail = {"active": change.active}
             reader = change.source or None  # a reader's own tamper switch (OSDP)
             return [self.draft(EventType.ALARM, Reason.TAMPER, reader=reader, detail=detail)]
+        if change.input is Input.LOCK_SENSOR:
+            return self._apply(self.door.lock_sensed(change.active, self.clock.monotonic()))
         return []
 
     def door_changed(self, is_open: bool) -> list[Draft]:
@@ -271,7 +278,7 @@ class Gate:
             if before is Mode.EVACUATE:
                 self._apply(self.door.release_hold(t))
             if mode is Mode.LOCKDOWN:
-                self._apply(self.door.secure())
+                self._apply(self.door.secure(t))
         self.io.signal(Feedback.ALARM if mode is not Mode.NORMAL else Feedback.IDLE)
         return [
             self.draft(
@@ -379,6 +386,8 @@ class Gate:
             "mode": str(self.mode),
             "door": "open" if self.door.door_open else "closed",
             "lock": "released" if self.door.lock_released else "locked",
+            "lock_engaged": self.door.lock_engaged,  # the lock-state sensor; None without one
+            "lock_fault": self.door.lock_fault,  # relocked and the sensor says not engaged
             "fire_alarm": self.fire_alarm_active,
             "roster_version": self.roster.version,
             "pending_approvals": sorted(self.today.pending),

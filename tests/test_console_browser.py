@@ -178,6 +178,30 @@ def test_an_alarm_and_a_waiting_pickup_reach_every_page(page: Any, gate: LiveGat
     page.locator(f"#pending .pending-card[data-credential='{guardian.card}']").wait_for()
 
 
+def test_a_lock_that_did_not_engage_is_shown_live_on_every_page(page: Any, gate: LiveGate) -> None:
+    sign_in(page)
+    page.goto("/visitors")
+    page.wait_for_selector("body[data-stream=open]")
+    assert page.locator("#lock-fault").is_hidden()
+    staff = next(iter(gate.daemon.roster.staff.values()))
+
+    def bolt(engaged: bool) -> None:
+        gate.thread.call(lambda: gate.daemon.on_input(InputChange(Input.LOCK_SENSOR, engaged)))
+
+    def door(is_open: bool) -> None:
+        gate.thread.call(lambda: gate.daemon.on_input(InputChange(Input.DOOR, is_open)))
+
+    gate.scan(staff.card)
+    bolt(False)
+    door(True)
+    door(False)  # relocked; the bolt stays out: after lock_engage_seconds, the alarm
+    page.locator("#lock-fault:not([hidden])").wait_for()
+    assert gate.events(EventType.DOOR, Reason.LOCK_NOT_ENGAGED)
+    bolt(True)
+    door(True)  # the next event tells the page the lock is fine again
+    page.locator("#lock-fault").wait_for(state="hidden")
+
+
 def test_manual_open_is_confirmed_first(page: Any, gate: LiveGate) -> None:
     sign_in(page)
     page.goto("/control")

@@ -101,7 +101,7 @@ def test_release_hold_with_door_open_starts_the_held_watch_then() -> None:
 def test_lockdown_cancels_a_pending_unlock() -> None:
     door = DoorMachine(TIMING)
     door.unlock(0.0)
-    assert locks(door.secure()) == [False]
+    assert locks(door.secure(0.5)) == [False]
     assert notes(door.door_changed(True, 1.0)) == [Reason.OPENED, Reason.FORCED_OPEN]
 
 
@@ -122,7 +122,7 @@ def apply(door: DoorMachine, what: str, t: float) -> list[Action]:
         return door.tick(t)
     if what == "release":
         return door.release_hold(t)
-    return door.hold() if what == "hold" else door.secure()
+    return door.hold() if what == "hold" else door.secure(t)
 
 
 @settings(max_examples=300, deadline=None)
@@ -151,4 +151,107 @@ def test_invariants_under_any_sequence(steps: list[tuple[str, float]]) -> None:
             assert door.lock_released
         deadline = door.next_deadline()
         if what == "tick":  # a tick runs everything due: what is left lies ahead
+            assert deadline is None or deadline > t
+
+
+# --- the lock-state sensor ---------------------------------------------------------------
+
+
+def sensed_door() -> DoorMachine:
+    """A locked door whose sensor says engaged, as at rest."""
+    door = DoorMachine(TIMING)
+    door.start()
+    assert door.lock_sensed(True, 0.0) == []
+    return door
+
+
+def test_a_lock_that_does_not_engage_after_the_door_closes_is_reported_once() -> None:
+    door = sensed_door()
+    door.unlock(10.0)
+    door.lock_sensed(False, 10.1)  # the bolt withdraws: released
+    door.door_changed(True, 11.0)
+    out = door.door_changed(False, 12.0)  # relock as the door closes
+    assert locks(out) == [False]
+    assert door.next_deadline() == 14.0  # lock_engage_seconds = 2
+    assert door.tick(13.9) == []
+    out = door.tick(14.0)
+    assert out == [DoorNote(Reason.LOCK_NOT_ENGAGED), Signal(Feedback.ALARM)]
+    assert door.next_deadline() is None
+    assert door.tick(100.0) == []  # once
+    # a later grant and relock with the bolt still out: not reported again ...
+    door.unlock(200.0)
+    assert notes(door.tick(205.0) + door.tick(300.0)) == []
+    # ... until the sensor has said engaged in between
+    door.lock_sensed(True, 301.0)
+    door.lock_sensed(False, 302.0)  # bolt pushed back while locked: tampered, or no power
+    assert door.next_deadline() == 304.0
+    assert notes(door.tick(304.0)) == [Reason.LOCK_NOT_ENGAGED]
+
+
+def test_a_lock_that_engages_in_time_is_no_event() -> None:
+    door = sensed_door()
+    door.unlock(0.0)
+    door.lock_sensed(False, 0.1)
+    out = door.tick(5.0)  # unlock_seconds over, the door never opened: relock
+    assert locks(out) == [False] and door.next_deadline() == 7.0
+    assert door.lock_sensed(True, 5.3) == []
+    assert door.next_deadline() is None
+    assert notes(door.tick(60.0)) == []
+
+
+def test_no_check_while_the_door_is_open_or_released_or_held() -> None:
+    door = sensed_door()
+    door.lock_sensed(False, 1.0)  # a maglock loses its bond as the door is forced
+    door.door_changed(True, 1.0)
+    assert door.next_deadline() == 31.0 - 10.0  # only the held-open warning
+    assert door.tick(20.0) == []
+    door.door_changed(False, 20.0)
+    assert door.next_deadline() == 22.0  # shut and locked: now it must engage
+    door.hold()  # evacuation: released and held, nothing to engage
+    assert door.next_deadline() is None
+    assert notes(door.tick(100.0)) == []
+    door.release_hold(100.0)  # locked again, the sensor still says not engaged
+    assert notes(door.tick(102.0)) == [Reason.LOCK_NOT_ENGAGED]
+
+
+def test_lockdown_relocks_and_the_lock_must_engage() -> None:
+    door = sensed_door()
+    door.unlock(0.0)
+    door.lock_sensed(False, 0.0)
+    assert locks(door.secure(1.0)) == [False]
+    assert door.next_deadline() == 3.0
+
+
+def test_without_a_sensor_nothing_is_checked() -> None:
+    door = DoorMachine(TIMING)
+    door.unlock(0.0)
+    door.tick(5.0)
+    assert door.lock_engaged is None and door.next_deadline() is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(
+                ["unlock", "open", "close", "tick", "hold", "release", "secure", "on", "off"]
+            ),
+            st.floats(0, 50),
+        ),
+        max_size=40,
+    )
+)
+def test_lock_not_engaged_only_when_locked_shut_and_unsensed(
+    steps: list[tuple[str, float]],
+) -> None:
+    door = DoorMachine(TIMING)
+    t = 0.0
+    for what, dt in steps:
+        t += dt
+        out = door.lock_sensed(what == "on", t) if what in ("on", "off") else apply(door, what, t)
+        if Reason.LOCK_NOT_ENGAGED in notes(out):
+            assert door.lock_engaged is False and not door.lock_released
+            assert not door.door_open and not door.held
+        deadline = door.next_deadline()
+        if what == "tick":
             assert deadline is None or deadline > t

@@ -142,18 +142,20 @@ def test_release_after_close_is_refused() -> None:
 INPUTS_WIRED = GatePins(tamper=24, lock_sensor=25)
 
 
-def test_inputs_start_inactive_and_report_changes() -> None:
+def test_inputs_start_as_a_quiet_gate_and_report_changes() -> None:
     gate = SimulatedGate(INPUTS_WIRED)
     seen: list[InputChange] = []
     gate.on_input(seen.append)
-    assert gate.read_inputs() == dict.fromkeys(gate.inputs, False)
+    # door shut, button up, no alarm, no tamper; the lock engaged
+    quiet = {inp: inp is Input.LOCK_SENSOR for inp in Input}
+    assert gate.read_inputs() == quiet
     assert set(gate.inputs) == set(Input)
     for inp in Input:
-        gate.drive(inp, True)
-        gate.drive(inp, True)  # no change, no event
-        assert gate.read_inputs()[inp] is True
-        gate.drive(inp, False)
-    assert seen == [InputChange(inp, active) for inp in Input for active in (True, False)]
+        gate.drive(inp, not quiet[inp])
+        gate.drive(inp, not quiet[inp])  # no change, no event
+        assert gate.read_inputs()[inp] is not quiet[inp]
+        gate.drive(inp, quiet[inp])
+    assert seen == [InputChange(inp, a) for inp in Input for a in (not quiet[inp], quiet[inp])]
     gate.close()
 
 

@@ -50,6 +50,8 @@ class GateConfig(Model):
     unlock_seconds: float = Field(default=5.0, gt=0, le=120)
     held_open_seconds: float = Field(default=30.0, gt=0, le=3600)
     held_open_warning_seconds: float = Field(default=10.0, ge=0, le=3600)
+    # with a lock-state sensor: how soon after relocking it must say the lock engaged
+    lock_engage_seconds: float = Field(default=2.0, gt=0, le=60)
     late_grace_minutes: int = Field(default=15, ge=0, le=240)
     approval_minutes: int = Field(default=10, ge=1, le=120)
     unknown_limit: int = Field(default=5, ge=1, le=100)

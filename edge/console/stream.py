@@ -82,6 +82,7 @@ def payload(con: Console, t: Words, event: Event) -> dict[str, Any]:
     if out["mode"]:
         out["mode_words"] = t.of("mode", out["mode"])
     out["pending_count"] = len(con.host.gate.today.pending)
+    out["lock_fault"] = con.host.gate.door.lock_fault  # the banner follows the gate's state
     return out
 
 

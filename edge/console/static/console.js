@@ -179,6 +179,12 @@
     pill.className = "pill mode-" + mode;
   }
 
+  function showLockFault(fault) {
+    // The lock did not engage after the gate relocked: shown on every page until it does.
+    const banner = document.getElementById("lock-fault");
+    if (banner) banner.hidden = !fault;
+  }
+
   function setupLive() {
     // Every signed-in page listens, so an alarm is seen whatever page the guard is on.
     if (body().dataset.live !== "1" || !window.EventSource) return;
@@ -202,7 +208,9 @@
       if (seen.has(data.id)) return;
       seen.add(data.id);
       if (data.alarms) refreshAlarms();
-      if (data.decision === "needs_approval") sound.play(2);
+      if (data.reason === "lock_not_engaged") sound.play(4);
+      else if (data.decision === "needs_approval") sound.play(2);
+      showLockFault(data.lock_fault);
       if (data.mode) showMode(data.mode, data.mode_words);
       showPending(data.pending_count);
       if (!onLivePage) return;
