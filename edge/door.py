@@ -81,7 +81,8 @@ class DoorMachine:
         if self.held:
             return []
         self._unlock_until = t + self.timing.unlock_seconds
-        return self._watch_engagement(t, self._set_lock(True))
+        self._engage_by = None  # released: nothing to engage (the scan path: no call)
+        return self._set_lock(True)
 
     def hold(self) -> list[Action]:
         """Evacuation: release and keep released."""
