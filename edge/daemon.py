@@ -18,13 +18,13 @@ from drivers.base import GateIO, Input, InputChange, Read
 from drivers.feedback import ReaderFeedback
 from drivers.health import ReaderHealth
 from edge.clock import Clock, SystemClock
+from edge.components.reader_watch import ReaderWatch
+from edge.components.readers import Readers
 from edge.config import Config
 from edge.events import Draft, Event, EventType, Reason
 from edge.gate import Gate
 from edge.guard import GuardAction
 from edge.ops.daemon_lock import DaemonLock, lock_store
-from edge.reader_watch import ReaderWatch
-from edge.readers import Readers
 from edge.roster import Roster, roster_from_json
 from edge.roster_load import load_roster
 from edge.rules import Mode
@@ -64,7 +64,9 @@ class Daemon:
         self.components: list[tuple[str, Component]] = []
         self.listeners: list[Callable[[list[Event]], None]] = []
         self.readers: Readers | None = None
-        self._reader_watch = reader_watch  # the rules of reader health (edge/reader_watch.py)
+        self._reader_watch = (
+            reader_watch  # the rules of reader health (edge/components/reader_watch.py)
+        )
         self._timer: asyncio.TimerHandle | None = None
         self._unsaved: list[Draft] = []  # drafts the store refused; written first next time
         self._retry_at = float("-inf")  # while the store fails: when to try it again
@@ -166,7 +168,7 @@ class Daemon:
 
     def _start_extras(self) -> None:
         """MQTT link and console, when configured."""
-        from edge.extras import start_extras
+        from edge.components.wiring import start_extras
 
         for name, component in start_extras(self):
             component.start()

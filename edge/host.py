@@ -2,7 +2,7 @@
 
 The MQTT link, the console, the camera, the clock watch and the watchdog are written
 against ``GateHost``, never against ``edge.daemon.Daemon``: they import this module and
-the daemon imports them (through ``edge.extras``), so the dependency runs one way.
+the daemon imports them (through ``edge.components.wiring``), so the dependency runs one way.
 Every member is used on the daemon's loop, except ``from_thread``, which is how a
 component's own thread (a camera, paho's network loop) hands a value over to it.
 """

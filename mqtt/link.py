@@ -1,6 +1,6 @@
 """The gate's MQTT link: the publisher and the command handler on one connection.
 
-Started by the daemon (``edge.extras``) when ``[mqtt]`` is configured. It listens to the
+Started by the daemon (``edge.components.wiring``) when ``[mqtt]`` is configured. It listens to the
 daemon's events to wake the publisher and to refresh the retained ``state``. It never
 stops the gate: a bad key or password file is logged and recorded as a ``system`` event,
 and the gate goes on deciding and storing; without a usable key no command is accepted

@@ -25,7 +25,7 @@ PACKAGES = ("edge", "drivers", "mqtt", "office")
 MAX_LINES = 400
 # Only the wiring may reach from edge/ into mqtt/ or office/: the CLI, and the one module
 # that builds the daemon's optional components.
-WIRING_MODULES = {"edge.extras"}
+WIRING_MODULES = {"edge.components.wiring"}
 WIRING_PACKAGES = ("edge.cli",)
 
 Graph = dict[str, set[str]]
@@ -173,7 +173,7 @@ def test_the_wiring_exists_and_is_what_reaches_out() -> None:
     assert all(m in GRAPH for m in WIRING_MODULES)
     outward = {m for m in GRAPH if m.startswith("edge") and reaches(m, ("mqtt", "office"))}
     assert outward and all(_wiring(m) for m in outward)
-    assert "edge.extras" in outward
+    assert "edge.components.wiring" in outward
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -20,11 +20,11 @@ from drivers.osdp_key import create_scbk
 from drivers.osdp_proto import feedback_commands
 from drivers.osdp_sim import PtyLine, SimulatedOsdpReader
 from drivers.wiegand import encode_wiegand26
+from edge.components.readers import make_reader
 from edge.config import OsdpReaderConfig
 from edge.console.i18n import Words
 from edge.console.live import describe
 from edge.events import Event
-from edge.readers import make_reader
 from edge.roster_load import load_roster
 from tests.conftest import free_port, wait_for
 from tests.osdp_support import WAIT, until_seen

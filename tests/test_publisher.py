@@ -156,8 +156,8 @@ def test_unreadable_event_bodies_go_to_an_unknown_topic() -> None:
 
 
 def test_the_link_is_started_by_the_daemon_when_mqtt_is_configured(tmp_path: Path) -> None:
+    from edge.components.wiring import start_extras
     from edge.daemon import Daemon
-    from edge.extras import start_extras
 
     cfg = load_config(write_config(tmp_path, port=1))
     daemon = Daemon(cfg)

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from drivers.health import ReaderHealth
+from edge.components.reader_watch import ReaderWatch, Suppressed
 from edge.config import Config, load_config
 from edge.daemon import Daemon
-from edge.reader_watch import ReaderWatch, Suppressed
 from tests.conftest import wait_for
 from tests.console_support import SCHOOL_DAY, DaemonThread, SettableClock
 from tests.rosters import write_small_roster

@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
 def check_config(args: argparse.Namespace) -> int:
     """A gate's file is checked as a gate's (with its ``[collector]``, if any); a file with
     ``[collector]`` and no ``[gate]`` as an office's."""
-    from edge.osdp_config import install_mode_problems
+    from edge.config.osdp import install_mode_problems
 
     cfg = any_config_or_exit(args.file)
     if not isinstance(cfg, Config):

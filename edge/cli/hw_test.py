@@ -25,8 +25,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from drivers.hwtest import CheckableGate, run_hw_test
+    from edge.components.readers import make_reader
     from edge.daemon import make_io
-    from edge.readers import make_reader
 
     cfg = config_or_exit(args.config)
     io = make_io(cfg)

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from edge.config.documents import Config, OfficeConfig
-from edge.osdp_config import osdp_problems
+from edge.config.osdp import osdp_problems
 
 M = TypeVar("M", bound=BaseModel)
 

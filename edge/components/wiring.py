@@ -22,7 +22,7 @@ def start_extras(host: GateHost) -> list[tuple[str, Any]]:
 
         extras.append(("mqtt", GateLink(host)))
     if host.cfg.camera is not None:
-        from edge.camera_link import CameraLink
+        from edge.components.camera import CameraLink
 
         extras.append(("camera", CameraLink(host)))
     if host.cfg.console.enabled:

@@ -1,7 +1,7 @@
 """The configured card readers: built, started, watched and closed for the daemon.
 
 Reader threads hand every read and health report to the loop (``GateHost.from_thread``);
-on the loop a ``ReaderWatch`` (edge/reader_watch.py, where the rules are) turns them into
+on the loop a ``ReaderWatch`` (edge/components/reader_watch.py, where the rules are) turns them into
 ``reader_down`` / ``reader_up`` and ``bad_reads_suppressed`` events. The count of bad
 reads not yet logged is kept in the store, so a daemon killed in a flood loses at most
 the last second of it.
@@ -21,6 +21,7 @@ from typing import Any
 from drivers.base import GateIO, InputChange, Read
 from drivers.feedback import ReaderFeedback
 from drivers.health import ReaderHealth
+from edge.components.reader_watch import ReaderWatch, Suppressed
 from edge.config import (
     KeyboardReaderConfig,
     LineReaderConfig,
@@ -31,7 +32,6 @@ from edge.config import (
 )
 from edge.events import EventType, Reason
 from edge.host import GateHost
-from edge.reader_watch import ReaderWatch, Suppressed
 from edge.store import StoreError
 
 log = logging.getLogger(__name__)
